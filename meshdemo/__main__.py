@@ -1,0 +1,5 @@
+import sys
+
+from meshdemo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""The capture store: what a run recorded of each step, kept under ``docs/captures/``.
+
+One JSON file a step (``<step-id>.json``) and one for the run (``run.json``). Files are only
+ever replaced whole (write to a temporary file in the same folder, then ``os.replace``), so a
+reader such as ``mkdocs serve`` never sees half a file, and a run that stops early leaves the
+captures of the steps it never reached as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshdemo.model import Step
+
+RUN_FILE = "run.json"
+FORMAT = 1
+
+
+class Status:
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMED_OUT = "timed-out"
+    SHELL_EXITED = "shell-exited"  # the step ended the shell (exit, exec, kill $$)
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    SKIPPED = "skipped"
+
+
+@dataclass
+class Capture:
+    """What one run of one step produced. ``output`` is already masked of secrets."""
+
+    id: str
+    kind: str
+    page: str
+    line: int
+    command: str
+    command_hash: str
+    status: str
+    exit_status: int | None
+    started_at: str  # ISO 8601, UTC
+    duration: float  # seconds
+    output: str = ""
+    attempts: int = 1
+    note: str | None = None  # e.g. "stopped after 15 s, as asked (stream)"
+    run_id: str | None = None
+    artifact: str | None = None  # screenshots: image path relative to docs_dir
+    format: int = FORMAT
+
+    def is_stale(self, step: Step) -> bool:
+        return self.command_hash != step.command_hash
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Capture:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class RunRecord:
+    """The run as a whole: when, with which tools, and a line per step in run order."""
+
+    run_id: str
+    started_at: str
+    finished_at: str | None = None
+    status: str | None = None
+    tool_versions: dict[str, str] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # {id, page, status, duration}
+    format: int = FORMAT
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` whole, or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _dump(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+class CaptureStore:
+    """Reads and writes the captures of one project (``docs_dir/captures``)."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def path_for(self, step_id: str) -> Path:
+        return self.directory / f"{step_id}.json"
+
+    def read(self, step_id: str) -> Capture | None:
+        path = self.path_for(step_id)
+        try:
+            return Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+
+    def write(self, capture: Capture) -> Path:
+        path = self.path_for(capture.id)
+        write_atomically(path, _dump(asdict(capture)))
+        return path
+
+    def read_run(self) -> RunRecord | None:
+        try:
+            data = json.loads((self.directory / RUN_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return RunRecord.from_dict(data)
+
+    def write_run(self, record: RunRecord) -> Path:
+        path = self.directory / RUN_FILE
+        write_atomically(path, _dump(asdict(record)))
+        return path
+
+    def all(self) -> dict[str, Capture]:
+        if not self.directory.is_dir():
+            return {}
+        found = {}
+        for path in sorted(self.directory.glob("*.json")):
+            if path.name == RUN_FILE:
+                continue
+            capture = Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            found[capture.id] = capture
+        return found

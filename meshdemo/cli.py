@@ -1,0 +1,81 @@
+"""``meshdemo``: list, check and run the steps of an MkDocs guide.
+
+Kept light on purpose: ``meshdemo --help`` and ``meshdemo list`` import neither kubernetes
+nor playwright; each sub-command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from meshdemo import __version__
+from meshdemo.errors import MeshdemoError
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--config-file",
+        default="mkdocs.yml",
+        metavar="FILE",
+        help="the MkDocs configuration of the guide (default: mkdocs.yml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meshdemo",
+        description="Run every bash block of an MkDocs guide, in order, in one shell session.",
+    )
+    parser.add_argument("--version", action="version", version=f"meshdemo {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="the steps in run order: id, page:line, command")
+    _add_config(listing)
+    listing.set_defaults(handler="meshdemo.commands.listing:main")
+
+    check = commands.add_parser(
+        "check", help="check everything that needs no run: options, ids, shellcheck, stale captures"
+    )
+    _add_config(check)
+    check.set_defaults(handler="meshdemo.commands.check:main")
+
+    run = commands.add_parser("run", help="run the steps in one bash session and capture them")
+    _add_config(run)
+    run.add_argument("--from", dest="from_id", metavar="ID", help="start at this step")
+    run.add_argument("--to", dest="to_id", metavar="ID", help="stop after this step")
+    run.add_argument("--only", metavar="PAGE", action="append", help="run only this page")
+    run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
+    run.add_argument("--kubeconfig", metavar="FILE", help="opt in to an existing cluster")
+    run.add_argument("--context", metavar="NAME", help="the one context of --kubeconfig to use")
+    run.add_argument(
+        "--cleanup",
+        choices=["always", "on-success", "never"],
+        default="on-success",
+        help="when teardown steps run (default: on-success; a failed run keeps the cluster)",
+    )
+    run.add_argument("--no-capture", action="store_true", help="write nothing under docs/")
+    run.set_defaults(handler="meshdemo.commands.run:main")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, _, function_name = args.handler.partition(":")
+    import importlib
+
+    handler = getattr(importlib.import_module(module_name), function_name)
+    try:
+        return int(handler(args) or 0)
+    except MeshdemoError as error:
+        print(f"meshdemo: {error}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:
+        print("meshdemo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
