@@ -63,6 +63,15 @@ MATCH_MODES = ("contains", "exact")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+def display_path(path: Path | str) -> str:
+    """A path relative to the current folder when it is inside it: short and clickable."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 # -- logging -----------------------------------------------------------------------------------
 
 
@@ -117,14 +126,16 @@ def _load_config(config_file: Path) -> Any:
     from mkdocs.exceptions import MkDocsException
 
     if not config_file.is_file():
-        raise ConfigError("no such MkDocs configuration file", config_file)
+        raise ConfigError("no such MkDocs configuration file", display_path(config_file))
     try:
         with quiet_mkdocs():
             return load_config(str(config_file))
     except MkDocsException as error:
-        raise ConfigError(f"invalid MkDocs configuration: {error}", config_file) from error
+        raise ConfigError(
+            f"invalid MkDocs configuration: {error}", display_path(config_file)
+        ) from error
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read: {error}", config_file) from error
+        raise ConfigError(f"cannot read: {error}", display_path(config_file)) from error
 
 
 def _missing_nav_pages(nav: Any, config_file: Path) -> None:
@@ -138,7 +149,9 @@ def _missing_nav_pages(nav: Any, config_file: Path) -> None:
         if scheme or netloc or link.url.startswith("/"):
             continue
         line = _nav_lines(config_file).get(link.url)
-        raise ConfigError(f"nav entry {link.url!r} names no page in docs_dir", config_file, line)
+        raise ConfigError(
+            f"nav entry {link.url!r} names no page in docs_dir", display_path(config_file), line
+        )
 
 
 # -- macros --------------------------------------------------------------------------------------
@@ -158,9 +171,9 @@ class _Macros:
             plugin.on_config(config)
         except SystemExit as error:  # mkdocs-macros exits on errors when on_error_fail
             cause = error.__context__ or error
-            raise ConfigError(f"mkdocs-macros: {cause}", config_file) from None
+            raise ConfigError(f"mkdocs-macros: {cause}", display_path(config_file)) from None
         except Exception as error:
-            raise ConfigError(f"mkdocs-macros: {error}", config_file) from error
+            raise ConfigError(f"mkdocs-macros: {error}", display_path(config_file)) from error
 
     def nav(self, nav: Any, config: Any, files: Any) -> None:
         self.plugin.on_nav(nav, config=config, files=files)
@@ -244,7 +257,7 @@ class _Where:
     line: int
 
     def error(self, message: str) -> ParseError:
-        return ParseError(message, self.path, self.line)
+        return ParseError(message, display_path(self.path), self.line)
 
 
 def _number(where: _Where, key: str, value: str, *, positive: bool) -> float:
@@ -547,7 +560,7 @@ def load_project(config_file: str | Path) -> Project:
             try:
                 raw = file.content_string
             except (OSError, ValueError) as error:
-                raise ParseError(f"cannot read page: {error}", path) from error
+                raise ParseError(f"cannot read page: {error}", display_path(path)) from error
             raw = raw.replace("\r\n", "\n").replace("\r", "\n")
             markdown, page_meta = meta.get_data(raw)
             rendered = markdown
@@ -561,7 +574,9 @@ def load_project(config_file: str | Path) -> Project:
                     front = (
                         raw[: len(raw) - len(markdown)].count("\n") if raw.endswith(markdown) else 0
                     )
-                    raise ParseError(error.message, path, line + front if line else None) from None
+                    raise ParseError(
+                        error.message, display_path(path), line + front if line else None
+                    ) from None
             reader = _PageReader(file.src_uri, path, raw, rendered)
             steps = reader.read()
             for step in steps:
@@ -570,7 +585,7 @@ def load_project(config_file: str | Path) -> Project:
                     raise ParseError(
                         f"duplicate step id {step.id!r} (first at {first.location}); "
                         "give one of them an explicit #id",
-                        path,
+                        display_path(path),
                         step.line,
                     )
                 seen_ids[step.id] = step

