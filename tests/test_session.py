@@ -1,0 +1,175 @@
+"""BashSession against a real bash: state, ordering, timeouts, escaped processes, the end."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from meshdemo.session import BashSession, Outcome, is_alive
+
+
+@pytest.fixture
+def session(tmp_path: Path):
+    with BashSession(tmp_path / "run", cwd=tmp_path) as shell:
+        yield shell
+
+
+def wait_gone(pids: list[int], seconds: float = 3.0) -> list[int]:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(is_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if is_alive(p)]
+
+
+def wait_for_files(*files: Path) -> None:
+    end = time.monotonic() + 3
+    while time.monotonic() < end and not all(f.exists() and f.read_text() for f in files):
+        time.sleep(0.02)
+
+
+def read_pids(*files: Path) -> list[int]:
+    return [int(f.read_text().strip()) for f in files]
+
+
+def test_state_persists_between_steps(session: BashSession, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    session.run('export EXPORTED=e; plain=p; greet() { echo hi "$1"; }; cd sub')
+    session.run('PATH="/opt/meshdemo-test/bin:$PATH"')
+    result = session.run('echo "$EXPORTED $plain"; greet you; pwd; echo "${PATH%%:*}"')
+    assert result.outcome == Outcome.EXITED
+    assert result.status == 0
+    assert result.output.splitlines() == [
+        "e p",
+        "hi you",
+        str(tmp_path / "sub"),
+        "/opt/meshdemo-test/bin",
+    ]
+
+
+def test_pipefail_and_exit_status(session: BashSession) -> None:
+    assert session.run("false | true").status == 1
+    assert session.run("(exit 7)").status == 7
+    assert session.run("true").status == 0
+
+
+def test_stdin_is_empty(session: BashSession) -> None:
+    result = session.run("cat; echo done", timeout=5)
+    assert result.outcome == Outcome.EXITED
+    assert result.output == "done\n"
+    # the control pipe was not eaten: the session still answers
+    assert session.run("echo still here").output == "still here\n"
+
+
+def test_stdout_and_stderr_in_order(session: BashSession) -> None:
+    result = session.run("echo one; echo two >&2; echo three; echo four >&2")
+    assert result.output == "one\ntwo\nthree\nfour\n"
+
+
+def test_timeout_kills_the_step_tree_and_keeps_state(session: BashSession, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.pid", tmp_path / "b.pid"
+    result = session.run(
+        "export KEPT=yes\n"
+        f"sleep 60 & echo $! > {a}\n"
+        f"sh -c 'sleep 61 & echo $! > {b}; wait'\n"
+        "echo must-not-run\n",
+        timeout=1,
+    )
+    assert result.outcome == Outcome.TIMED_OUT
+    assert result.status == 124
+    assert "must-not-run" not in result.output
+    assert wait_gone(read_pids(a, b)) == []
+    after = session.run('echo "$KEPT"; pwd')
+    assert after.output.splitlines() == ["yes", str(tmp_path)]
+
+
+def test_timeout_of_a_busy_builtin_loop(session: BashSession) -> None:
+    result = session.run("n=0; while :; do n=$((n+1)); done", timeout=0.5)
+    assert result.outcome == Outcome.TIMED_OUT
+    assert session.run('[ "$n" -gt 0 ] && echo counted').output == "counted\n"
+
+
+def test_exit_ends_the_shell_without_hanging(session: BashSession) -> None:
+    session.run("export SURVIVES=1; cd /; gone=1")
+    result = session.run("echo before; exit 3; echo after", timeout=5)
+    assert result.outcome == Outcome.SHELL_EXITED
+    assert result.status == 3
+    assert result.output == "before\n"
+    assert not session.alive
+    session.restart()
+    # exported variables and cwd come back; unexported ones are documented as lost
+    assert session.run('echo "$SURVIVES" "${gone:-unset}"; pwd').output == "1 unset\n/\n"
+
+
+def test_kill_of_the_shell_is_reported(session: BashSession) -> None:
+    result = session.run("kill $$", timeout=5)
+    assert result.outcome == Outcome.SHELL_EXITED
+    assert result.status == 143
+
+
+def test_background_step_is_stopped_with_its_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "bg.pid"
+    shell = BashSession(tmp_path / "run", cwd=tmp_path).start()
+    try:
+        started = shell.run_background(
+            f"echo serving; sleep 60 & echo $! > {pidfile}; wait", check=0.3
+        )
+        assert started.outcome == Outcome.STARTED
+        assert started.pgid is not None
+        # the next steps run while it runs, and its output stays out of theirs
+        assert shell.run("echo next").output == "next\n"
+        child = read_pids(pidfile)[0]
+        assert is_alive(child)
+        log = shell.stop_background(started.pgid)
+        assert log == "serving\n"
+        assert wait_gone([child, started.pgid]) == []
+    finally:
+        shell.close()
+
+
+def test_background_step_that_fails_at_once(session: BashSession) -> None:
+    result = session.run_background("echo oops; exit 4", check=0.5)
+    assert result.outcome == Outcome.EXITED
+    assert result.status == 4
+    assert result.output == "oops\n"
+
+
+def test_escaped_processes_end_with_the_session(tmp_path: Path) -> None:
+    pidfile, jobfile = tmp_path / "escaped.pid", tmp_path / "job.pid"
+    shell = BashSession(tmp_path / "run", cwd=tmp_path).start()
+    try:
+        # setsid forks when called by a group leader, so the escaped process writes its own pid
+        shell.run(f"setsid nohup sh -c 'echo $$ > {pidfile}; exec sleep 60' >/dev/null 2>&1 &")
+        shell.run(f"sleep 62 & echo $! > {jobfile}")
+        shell.run_background("sleep 63")
+        wait_for_files(pidfile, jobfile)
+        pids = read_pids(pidfile, jobfile)
+        assert all(is_alive(p) for p in pids)
+    finally:
+        shell.close()
+    assert wait_gone(pids) == []
+    assert not shell.alive
+
+
+def test_stream_is_stopped_after_its_time(session: BashSession) -> None:
+    result = session.run("echo tick; sleep 30; echo never", stream=0.5, timeout=10)
+    assert result.outcome == Outcome.STOPPED
+    assert result.output.startswith("tick\n")
+    assert "never" not in result.output
+    assert session.run("echo ok").status == 0
+
+
+def test_stream_that_ends_by_itself_reports_its_status(session: BashSession) -> None:
+    result = session.run("echo short; false", stream=5)
+    assert result.outcome == Outcome.EXITED
+    assert result.status == 1
+
+
+def test_a_late_abort_signal_never_cuts_the_next_step(session: BashSession) -> None:
+    import os
+    import signal
+
+    assert session.pid is not None
+    os.kill(session.pid, signal.SIGUSR1)  # no abort file names a step: the trap does nothing
+    assert session.run("echo a; echo b").output == "a\nb\n"
