@@ -1,0 +1,495 @@
+"""Run a guide's steps in order in one bash session, apply their options, record captures.
+
+Decisions (the reference page describes the same rules):
+
+* The run stops at the first step that fails; the steps after it are *not run* (their old
+  captures stay as they were), except teardown steps when ``cleanup="always"``: the run jumps to
+  them so the cluster is destroyed anyway.
+* ``cleanup``: ``always`` runs teardown steps even after a failure; ``on-success`` (default)
+  runs them only when every step before passed (a failed run keeps the cluster to look at);
+  ``never`` skips them.
+* A step passes when its exit status is the expected one (``exit``, default 0; ``any``) *and*,
+  when the page shows an expected output after it, that output matches (see
+  :mod:`meshdemo.normalize`). ``retry`` repeats the step until it passes.
+* Skipped steps (``skip``, ``skip-if``, ``provision`` on an existing cluster, teardown per
+  policy) never ran: they are listed in ``run.json`` and their capture files are left as they
+  were, so a page keeps the last real output it had.
+* Everything a step printed is masked of secrets (:mod:`meshdemo.secrets`) before it is
+  stored, returned, or shown.
+* ``capture=False`` writes nothing under ``docs/``: no captures, no run.json, and screenshots go
+  to the run directory instead of the page's image path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
+from meshdemo.kubeconfig import private_kubeconfig
+from meshdemo.model import Kind, Project, Step
+from meshdemo.normalize import compare
+from meshdemo.secrets import mask
+from meshdemo.session import BashSession, Outcome, StepRun
+
+CLEANUP_POLICIES = ("always", "on-success", "never")
+NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
+TOOL_VERSION_TIMEOUT = 10.0
+BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as started
+
+
+@dataclass
+class StepResult:
+    step: Step
+    status: str  # a captures.Status value, or NOT_RUN
+    exit_status: int | None = None
+    output: str = ""  # masked
+    started_at: str | None = None
+    duration: float = 0.0
+    attempts: int = 0
+    note: str | None = None
+    artifact: str | None = None  # screenshots: the image, relative to docs_dir
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.PASSED, Status.SKIPPED)
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.output.rstrip("\n").splitlines()[-lines:])
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # passed | failed | interrupted
+    results: list[StepResult] = field(default_factory=list)
+    record: RunRecord | None = None
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next(
+            (
+                r
+                for r in self.results
+                if r.status in (Status.FAILED, Status.TIMED_OUT, Status.SHELL_EXITED)
+            ),
+            None,
+        )
+
+    @property
+    def passed(self) -> bool:
+        return self.status == Status.PASSED
+
+
+@dataclass
+class Event:
+    kind: str  # run-start | step-start | tick | step-end | run-end
+    step: Step | None = None
+    result: StepResult | None = None
+    run: RunResult | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Let cleanup finish even when Ctrl-C is pressed again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Runner:
+    """Runs steps of ``project`` in one session. Use as a context manager, or ``run(steps)``."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        kubeconfig: Path | str | None = None,
+        context: str | None = None,
+        cleanup: str = "on-success",
+        capture: bool = True,
+        on_event: Callable[[Event], None] | None = None,
+        background_check: float = BACKGROUND_CHECK,
+    ):
+        if cleanup not in CLEANUP_POLICIES:
+            raise ValueError(f"cleanup must be one of {CLEANUP_POLICIES}, not {cleanup!r}")
+        self.project = project
+        self.cleanup = cleanup
+        self.capture = capture
+        self.on_event = on_event
+        self.background_check = background_check
+        self.existing_cluster = kubeconfig is not None
+        self.run_dir = project.run_dir
+        # bad --kubeconfig/--context fail here, before anything runs
+        self.kubeconfig = private_kubeconfig(self.run_dir, kubeconfig, context)
+        self.store = CaptureStore(project.captures_dir)
+        self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        self.started_at = _now()
+        self.results: list[StepResult] = []
+        self.failure: StepResult | None = None
+        self.session: BashSession | None = None
+        self._backgrounds: dict[int, tuple[StepResult, Capture | None]] = {}
+        self.workdir = self.run_dir / "session"
+
+    # -- environment and life cycle -------------------------------------------------------------
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["MESHDEMO_RUN_DIR"] = str(self.run_dir)
+        env["MESHDEMO_PYTHON"] = sys.executable
+        env["MESHDEMO_RUN_ID"] = self.run_id
+        if self.existing_cluster:
+            env["MESHDEMO_EXISTING_CLUSTER"] = "1"
+        else:
+            env.pop("MESHDEMO_EXISTING_CLUSTER", None)
+        return env
+
+    def open(self) -> Runner:
+        if self.session is None:
+            # the step files, outputs and logs of the previous run go: they are not history
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.session = BashSession(
+                self.workdir, cwd=self.project.root, env=self.environment()
+            ).start()
+            self._emit(Event("run-start"))
+        return self
+
+    def close(self) -> None:
+        """Stop background steps (recording their logs) and every process of the run."""
+        session, self.session = self.session, None
+        if session is None:
+            return
+        with _no_interrupt():
+            try:
+                for pgid, log in session.stop_backgrounds().items():
+                    result, capture = self._backgrounds.pop(pgid)
+                    result.output = mask(log)
+                    if capture is not None:
+                        capture.output = result.output
+                        self._write(capture)
+            finally:
+                session.close()
+
+    def __enter__(self) -> Runner:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _write(self, capture: Capture) -> None:
+        if self.capture:
+            self.store.write(capture)
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    def skip_reason(self, step: Step) -> tuple[str, str] | None:
+        """(status, note) when ``step`` is not to run, decided without running anything."""
+        options = step.options
+        if options.skip:
+            return Status.SKIPPED, f"skipped: {options.skip}"
+        if options.provision and self.existing_cluster:
+            return Status.SKIPPED, "provisioning step skipped: the run targets an existing cluster"
+        if options.teardown:
+            if self.cleanup == "never":
+                return Status.SKIPPED, "teardown skipped (--cleanup never)"
+            if self.failure is not None and self.cleanup == "on-success":
+                return (
+                    Status.SKIPPED,
+                    f"teardown skipped: {self.failure.step.id} failed and --cleanup on-success "
+                    "keeps the cluster to look at",
+                )
+            return None
+        if self.failure is not None:
+            return NOT_RUN, f"not run: {self.failure.step.id} failed before it"
+        return None
+
+    # -- running --------------------------------------------------------------------------------
+
+    def execute(self, step: Step) -> StepResult:
+        """Run (or skip) one step, record its capture, and remember a failure."""
+        self.open()
+        decided = self.skip_reason(step)
+        if decided is not None:
+            result = StepResult(step, decided[0], note=decided[1])
+        else:
+            self._emit(Event("step-start", step=step))
+            result = self._run_step(step)
+        self.results.append(result)
+        if not result.ok and result.status != NOT_RUN and self.failure is None:
+            self.failure = result
+        self._emit(Event("step-end", step=step, result=result))
+        return result
+
+    def _skip_if(self, step: Step) -> StepResult | None:
+        test = step.options.skip_if
+        if not test:
+            return None
+        assert self.session is not None
+        probe = self.session.run(test, name=f"{step.id}.skip-if", timeout=step.options.timeout)
+        if probe.outcome == Outcome.SHELL_EXITED:
+            self.session.restart()
+        if probe.outcome == Outcome.EXITED and probe.status == 0:
+            return StepResult(step, Status.SKIPPED, note=f"skipped: skip-if `{test}` held")
+        return None
+
+    def _run_step(self, step: Step) -> StepResult:
+        assert self.session is not None
+        skipped = self._skip_if(step)
+        if skipped is not None:
+            return skipped
+        shot = step.kind == Kind.SCREENSHOT
+        result = self._screenshot(step) if shot else self._attempts(step)
+        if result.status != NOT_RUN and not (step.options.background and result.ok):
+            self._record(result)
+        return result
+
+    def _record(self, result: StepResult) -> Capture:
+        step = result.step
+        capture = Capture(
+            id=step.id,
+            kind=str(step.kind),
+            page=step.page,
+            line=step.line,
+            command=step.command,
+            command_hash=step.command_hash,
+            status=result.status,
+            exit_status=result.exit_status,
+            started_at=result.started_at or _now(),
+            duration=round(result.duration, 3),
+            output=result.output,
+            attempts=result.attempts,
+            note=result.note,
+            run_id=self.run_id,
+            artifact=result.artifact,
+        )
+        self._write(capture)
+        return capture
+
+    def _shell_command(self, step: Step) -> str:
+        if step.kind == Kind.PYTHON:
+            folder = self.workdir / "python"
+            folder.mkdir(parents=True, exist_ok=True)
+            script = folder / f"{step.id}.py"
+            script.write_text(step.command if step.command.endswith("\n") else step.command + "\n")
+            return f'"$MESHDEMO_PYTHON" {shlex.quote(str(script))}\n'
+        return step.command
+
+    def _attempts(self, step: Step) -> StepResult:
+        options = step.options
+        command = self._shell_command(step)
+        first_start: str | None = None
+        total = 0.0
+        result = StepResult(step, Status.FAILED)
+        for attempt in range(1, max(1, options.retry) + 1):
+            if attempt > 1:
+                time.sleep(options.retry_delay)
+            result = self._attempt(step, command)
+            first_start = first_start or result.started_at
+            total += result.duration
+            result.attempts = attempt
+            if result.ok or result.status == Status.SHELL_EXITED:
+                break
+        result.started_at = first_start
+        result.duration = total
+        if result.attempts > 1 and result.status != Status.PASSED:
+            result.note = f"{result.note or 'failed'} (after {result.attempts} attempts)"
+        return result
+
+    def _attempt(self, step: Step, command: str) -> StepResult:
+        assert self.session is not None
+        options = step.options
+        tick = (lambda: self._emit(Event("tick", step=step))) if self.on_event else None
+        if options.background:
+            run = self.session.run_background(command, name=step.id, check=self.background_check)
+            if run.outcome == Outcome.STARTED:
+                result = StepResult(
+                    step,
+                    Status.PASSED,
+                    started_at=run.started_at,
+                    duration=run.duration,
+                    note="running in the background; stopped at the end of the run",
+                )
+                capture = self._record(result)
+                assert run.pgid is not None
+                self._backgrounds[run.pgid] = (result, capture if self.capture else None)
+                return result
+        else:
+            run = self.session.run(
+                command, name=step.id, timeout=options.timeout, stream=options.stream, tick=tick
+            )
+        return self._judge(step, run)
+
+    def _judge(self, step: Step, run: StepRun) -> StepResult:
+        options = step.options
+        result = StepResult(
+            step,
+            Status.FAILED,
+            exit_status=run.status,
+            output=mask(run.output),
+            started_at=run.started_at,
+            duration=run.duration,
+        )
+        if run.outcome == Outcome.TIMED_OUT:
+            result.status = Status.TIMED_OUT
+            result.note = f"timed out after {options.timeout:g} s; its processes were killed"
+            return result
+        if run.outcome == Outcome.SHELL_EXITED:
+            assert self.session is not None
+            result.status = Status.SHELL_EXITED
+            result.note = (
+                f"the step ended the shell (status {run.status}); a new shell continues "
+                "with the exported variables, functions and directory it had"
+            )
+            self.session.restart()
+            return result
+        if run.outcome == Outcome.STOPPED:
+            result.status = Status.PASSED
+            result.note = f"stopped after {options.stream:g} s, as asked"
+            return result
+        expected_exit = options.exit
+        if expected_exit is not None and run.status != expected_exit:
+            result.note = f"exit status {run.status}, expected {expected_exit}"
+            return result
+        if step.expected is not None:
+            comparison = compare(step.expected.text, result.output, step.expected.match)
+            if not comparison.matched:
+                result.note = (
+                    f"output does not match the expected output at {step.page}:"
+                    f"{step.expected.line} ({step.expected.match}): {comparison.detail}"
+                )
+                return result
+        result.status = Status.PASSED
+        return result
+
+    def _screenshot(self, step: Step) -> StepResult:
+        options = step.options
+        started_at, begin = _now(), time.monotonic()
+        result = StepResult(step, Status.FAILED, started_at=started_at, attempts=1)
+        image_rel = Path(step.page).parent / (options.image or f"{step.id}.png")
+        if self.capture:
+            image = self.project.docs_dir / image_rel
+        else:
+            image = self.run_dir / "screenshots" / image_rel
+        try:
+            from meshdemo.screenshot import take_screenshot  # playwright: only when needed
+        except ImportError as error:
+            result.note = f"screenshots are not available: {error}"
+            return result
+        try:
+            take_screenshot(
+                url=options.url or "",
+                image=image,
+                wait_for=options.wait_for,
+                width=options.width,
+                height=options.height,
+                timeout=options.timeout,
+            )
+        except Exception as error:  # a failed shot fails the step, with the reason
+            result.note = f"screenshot failed: {mask(str(error))}"
+            result.output = mask(str(error))
+        else:
+            result.status = Status.PASSED
+            result.output = f"{options.url} -> {image_rel.as_posix()}"
+            result.artifact = image_rel.as_posix()
+        result.duration = time.monotonic() - begin
+        return result
+
+    # -- the whole run --------------------------------------------------------------------------
+
+    def tool_versions(self) -> dict[str, str]:
+        config = (self.project.extra or {}).get("meshdemo") or {}
+        tools = config.get("tool_versions") or {}
+        versions: dict[str, str] = {}
+        if not isinstance(tools, dict) or not tools:
+            return versions
+        self.open()
+        assert self.session is not None
+        for name, command in tools.items():
+            run = self.session.run(
+                str(command), name=f"version-{name}", timeout=TOOL_VERSION_TIMEOUT
+            )
+            text = mask(run.output).strip()
+            if run.outcome == Outcome.SHELL_EXITED:
+                self.session.restart()
+            if run.outcome != Outcome.EXITED or run.status != 0 or not text:
+                versions[str(name)] = "unavailable"
+            else:
+                versions[str(name)] = text[:500]
+        return versions
+
+    def run(self, steps: Sequence[Step]) -> RunResult:
+        """Run ``steps`` in order; always ends every process the run started."""
+        result = RunResult(self.run_id, Status.PASSED)
+        versions: dict[str, str] = {}
+        try:
+            self.open()
+            for step in steps:
+                result.results.append(self.execute(step))
+            if self.failure is not None:
+                result.status = Status.FAILED
+            versions = self.tool_versions()
+        except KeyboardInterrupt:
+            result.status = Status.INTERRUPTED
+            reached = {r.step.id for r in result.results}
+            current = next((s for s in steps if s.id not in reached), None)
+            if current is not None:
+                result.results.append(
+                    StepResult(current, Status.INTERRUPTED, note="interrupted (Ctrl-C)")
+                )
+        finally:
+            self.close()
+        done = {r.step.id for r in result.results}
+        for step in steps:
+            if step.id not in done:
+                result.results.append(StepResult(step, NOT_RUN, note="not run"))
+        order = {s.id: n for n, s in enumerate(steps)}
+        result.results.sort(key=lambda r: order.get(r.step.id, 0))
+        result.record = RunRecord(
+            run_id=self.run_id,
+            started_at=self.started_at,
+            finished_at=_now(),
+            status=result.status,
+            tool_versions=versions,
+            steps=[
+                {
+                    "id": r.step.id,
+                    "page": r.step.page,
+                    "line": r.step.line,
+                    "status": r.status,
+                    "duration": round(r.duration, 3),
+                    "attempts": r.attempts,
+                    "note": r.note,
+                }
+                for r in result.results
+            ],
+        )
+        if self.capture:
+            with _no_interrupt():
+                self.store.write_run(result.record)
+        self._emit(Event("run-end", run=result))
+        return result

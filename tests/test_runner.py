@@ -1,0 +1,446 @@
+"""The Runner on Steps built in the test: options, policies, captures, isolation."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from meshdemo.captures import Capture, CaptureStore, Status
+from meshdemo.errors import ConfigError
+from meshdemo.model import ExpectedOutput, Kind, Page, Project, Step, StepOptions
+from meshdemo.runner import NOT_RUN, Event, Runner
+from meshdemo.session import is_alive
+
+
+def make_step(step_id: str, command: str, line: int = 1, page: str = "guide.md", **options: Any):
+    expected = options.pop("expected", None)
+    kind = options.pop("kind", Kind.BASH)
+    return Step(
+        id=step_id,
+        kind=kind,
+        page=page,
+        line=line,
+        command=command,
+        options=StepOptions(**options),
+        expected=expected,
+    )
+
+
+def make_project(root: Path, steps: list[Step], extra: dict | None = None) -> Project:
+    docs = root / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    pages: dict[str, list[Step]] = {}
+    for step in steps:
+        pages.setdefault(step.page, []).append(step)
+    return Project(
+        config_file=root / "mkdocs.yml",
+        root=root,
+        docs_dir=docs,
+        pages=tuple(
+            Page(path=p, source=docs / p, title=None, markdown="", steps=tuple(s))
+            for p, s in pages.items()
+        ),
+        extra=extra or {},
+    )
+
+
+def run(root: Path, steps: list[Step], **kwargs: Any):
+    project = make_project(root, steps, kwargs.pop("extra", None))
+    return Runner(project, **kwargs).run(steps), CaptureStore(project.captures_dir)
+
+
+def statuses(result) -> dict[str, str]:
+    return {r.step.id: r.status for r in result.results}
+
+
+def test_state_crosses_pages_and_captures_are_written(tmp_path: Path) -> None:
+    steps = [
+        make_step("a", "export GREETING=hello; n=1; cd docs", page="one.md"),
+        make_step("b", 'echo "$GREETING $n $(basename "$PWD")"', page="two.md", line=7),
+    ]
+    result, store = run(tmp_path, steps)
+    assert result.passed
+    capture = store.read("b")
+    assert capture is not None
+    assert capture.output == "hello 1 docs\n"
+    assert (capture.page, capture.line, capture.status) == ("two.md", 7, Status.PASSED)
+    assert capture.command_hash == steps[1].command_hash
+    assert capture.run_id == result.run_id
+    record = store.read_run()
+    assert record is not None
+    assert [s["id"] for s in record.steps] == ["a", "b"]
+    assert record.status == Status.PASSED
+
+
+def test_first_failure_stops_the_run_and_keeps_unreached_captures(tmp_path: Path) -> None:
+    steps = [
+        make_step("ok", "echo fine"),
+        make_step("bad", "echo broken; false", line=5),
+        make_step("later", "echo later"),
+    ]
+    project = make_project(tmp_path, steps)
+    store = CaptureStore(project.captures_dir)
+    old = Capture(
+        id="later",
+        kind="bash",
+        page="guide.md",
+        line=1,
+        command="echo later",
+        command_hash=steps[2].command_hash,
+        status=Status.PASSED,
+        exit_status=0,
+        started_at="2020-01-01T00:00:00+00:00",
+        duration=1.0,
+        output="from an older run\n",
+    )
+    store.write(old)
+    before = store.path_for("later").read_bytes()
+    result = Runner(project).run(steps)
+    assert result.status == Status.FAILED
+    assert result.failed is not None and result.failed.step.id == "bad"
+    assert result.failed.note == "exit status 1, expected 0"
+    assert statuses(result) == {"ok": Status.PASSED, "bad": Status.FAILED, "later": NOT_RUN}
+    assert store.path_for("later").read_bytes() == before
+    bad = store.read("bad")
+    assert bad is not None and bad.output == "broken\n" and bad.exit_status == 1
+    assert not list(project.captures_dir.glob("*.tmp"))
+
+
+def test_expected_exit_and_any(tmp_path: Path) -> None:
+    steps = [
+        make_step("three", "exit_three() { return 3; }; exit_three", exit=3),
+        make_step("any", "(exit 9)", exit=None),
+        make_step("wrong", "true", exit=2),
+    ]
+    result, _ = run(tmp_path, steps)
+    assert statuses(result) == {"three": "passed", "any": "passed", "wrong": "failed"}
+
+
+def test_retry_until_the_third_attempt(tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    command = (
+        f"n=$(( $(cat {counter} 2>/dev/null || echo 0) + 1 )); echo $n > {counter}; [ $n -ge 3 ]"
+    )
+    result, store = run(tmp_path, [make_step("flaky", command, retry=4, retry_delay=0.05)])
+    assert result.passed
+    capture = store.read("flaky")
+    assert capture is not None and capture.attempts == 3
+    assert counter.read_text().strip() == "3"
+
+
+def test_retry_gives_up(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, [make_step("never", "false", retry=2, retry_delay=0.01)])
+    failed = result.failed
+    assert failed is not None and failed.attempts == 2
+    assert failed.note == "exit status 1, expected 0 (after 2 attempts)"
+
+
+def test_skip_and_skip_if(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    steps = [
+        make_step("never", f"touch {marker}", skip="readers only"),
+        make_step("exists", f"touch {marker}-2", skip_if="true"),
+        make_step("runs", f"touch {marker}-3", skip_if="test -e /nonexistent/meshdemo"),
+    ]
+    result, store = run(tmp_path, steps)
+    assert statuses(result) == {"never": "skipped", "exists": "skipped", "runs": "passed"}
+    assert not marker.exists() and not Path(f"{marker}-2").exists()
+    assert Path(f"{marker}-3").exists()
+    # skipped steps leave their capture files alone
+    assert store.read("never") is None and store.read("exists") is None
+
+
+def test_skip_if_sees_the_session_state(tmp_path: Path) -> None:
+    steps = [
+        make_step("set", "export CLUSTER_UP=1"),
+        make_step("create", "echo creating", skip_if='[ "$CLUSTER_UP" = 1 ]'),
+    ]
+    result, _ = run(tmp_path, steps)
+    assert statuses(result)["create"] == Status.SKIPPED
+
+
+def write_kubeconfig(path: Path) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "other",
+                "contexts": [
+                    {"name": "demo", "context": {"cluster": "c1", "user": "u1"}},
+                    {"name": "other", "context": {"cluster": "c2", "user": "u2"}},
+                ],
+                "clusters": [
+                    {"name": "c1", "cluster": {"server": "https://127.0.0.1:6443"}},
+                    {"name": "c2", "cluster": {"server": "https://127.0.0.1:7443"}},
+                ],
+                "users": [
+                    {"name": "u1", "user": {"client-key": "key.pem", "token": "t1"}},
+                    {"name": "u2", "user": {"token": "t2"}},
+                ],
+            }
+        )
+    )
+    (path.parent / "key.pem").write_text("KEY-BYTES")
+    return path
+
+
+def test_provision_skipped_on_an_existing_cluster(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "existing.yaml")
+    steps = [
+        make_step("create-cluster", "echo creating", provision=True),
+        make_step("where", 'echo "$KUBECONFIG $MESHDEMO_EXISTING_CLUSTER"'),
+    ]
+    result, store = run(tmp_path, steps, kubeconfig=kubeconfig, context="demo")
+    assert statuses(result) == {"create-cluster": "skipped", "where": "passed"}
+    capture = store.read("where")
+    assert capture is not None
+    private = Path(capture.output.split()[0])
+    assert private.parent == tmp_path / ".meshdemo"
+    assert capture.output.split()[1] == "1"
+    document = yaml.safe_load(private.read_text())
+    assert [c["name"] for c in document["contexts"]] == ["demo"]
+    assert [c["name"] for c in document["clusters"]] == ["c1"]
+    assert document["current-context"] == "demo"
+    user = document["users"][0]["user"]
+    assert "client-key" not in user and user["client-key-data"] == "S0VZLUJZVEVT"
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_kubeconfig_without_context_is_refused(tmp_path: Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "existing.yaml")
+    project = make_project(tmp_path, [])
+    with pytest.raises(ConfigError, match="--kubeconfig needs --context"):
+        Runner(project, kubeconfig=kubeconfig)
+    with pytest.raises(ConfigError, match=r"no context 'nope'.*demo, other"):
+        Runner(project, kubeconfig=kubeconfig, context="nope")
+
+
+def test_default_kubeconfig_is_private_and_home_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text("untouched\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KUBECONFIG", str(home / ".kube" / "config"))
+    steps = [
+        make_step("where", 'echo "$KUBECONFIG"'),
+        make_step("write", 'echo "apiVersion: v1" > "$KUBECONFIG"'),
+        make_step("python", "import os\nprint(os.environ['MESHDEMO_RUN_DIR'])", kind=Kind.PYTHON),
+    ]
+    result, store = run(tmp_path / "project", steps)
+    assert result.passed
+    where = store.read("where")
+    assert where is not None
+    assert where.output.strip() == str(tmp_path / "project" / ".meshdemo" / "kubeconfig")
+    assert (home / ".kube" / "config").read_text() == "untouched\n"
+    python = store.read("python")
+    assert python is not None and python.output.strip() == str(tmp_path / "project" / ".meshdemo")
+    assert python.command.startswith("import os")
+
+
+def run_with_teardown(root: Path, cleanup: str, fail: bool):
+    steps = [
+        make_step("work", "false" if fail else "true"),
+        make_step("middle", "true"),
+        make_step("destroy", "echo destroyed", teardown=True),
+    ]
+    result, _ = run(root, steps, cleanup=cleanup)
+    return statuses(result)
+
+
+def test_teardown_policies(tmp_path: Path) -> None:
+    assert run_with_teardown(tmp_path / "1", "on-success", fail=False)["destroy"] == "passed"
+    assert run_with_teardown(tmp_path / "2", "on-success", fail=True) == {
+        "work": "failed",
+        "middle": NOT_RUN,
+        "destroy": "skipped",
+    }
+    assert run_with_teardown(tmp_path / "3", "always", fail=True) == {
+        "work": "failed",
+        "middle": NOT_RUN,
+        "destroy": "passed",
+    }
+    assert run_with_teardown(tmp_path / "4", "never", fail=False)["destroy"] == "skipped"
+
+
+def test_expected_output_with_volatile_tokens(tmp_path: Path) -> None:
+    table = (
+        "printf 'NAME                     READY   STATUS    RESTARTS   AGE\\n"
+        "books-7f6c9d8b5c-q2x9z   1/1     Running   0          12s\\n"
+        "web-0  10.244.1.7  3ms\\n'"
+    )
+    expected = ExpectedOutput(
+        text="NAME READY STATUS RESTARTS AGE\nbooks-5d8f9c7b6d-x2x9q   1/1   Running   0   5m12s\n",
+        line=9,
+    )
+    exact = ExpectedOutput(text="web-0 192.168.0.1 15ms", line=20, match="exact")
+    wrong = ExpectedOutput(text="books 0/1 CrashLoopBackOff", line=30)
+    steps = [
+        make_step("contains", table, expected=expected),
+        make_step("exact", "echo 'web-0   10.0.0.3   2ms  '", expected=exact),
+        make_step("mismatch", table, expected=wrong, line=28),
+    ]
+    result, _ = run(tmp_path, steps)
+    assert statuses(result) == {"contains": "passed", "exact": "passed", "mismatch": "failed"}
+    note = result.failed.note if result.failed else ""
+    assert note is not None and "guide.md:30" in note and "CrashLoopBackOff" in note
+
+
+PEM_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n"
+    "-----END RSA PRIVATE KEY-----\n"
+)
+FAKE_KUBECONFIG = """apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUM=
+    server: https://127.0.0.1:6443
+  name: kind-demo
+users:
+- name: kind-demo
+  user:
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCnNlY3JldGNlcnQ=
+    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpzZWNyZXRrZXk=
+    token: abcdef0123456789abcdef
+"""
+
+
+def test_planted_secrets_never_reach_a_capture(tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_text(PEM_KEY)
+    (tmp_path / "config").write_text(FAKE_KUBECONFIG)
+    # the token is decoded at run time, so only the output can carry it
+    steps = [
+        make_step(
+            "leak",
+            'cat key.pem config; echo "Authorization: Bearer $(echo c2tfbGl2ZV8wMTIzNDU2Nzg5 | '
+            'base64 -d)"',
+        )
+    ]
+    result, store = run(tmp_path, steps)
+    assert result.passed
+    written = store.path_for("leak").read_text()
+    for secret in (
+        "MIIEowIBAAKCAQEA0Z3VS5JJ",
+        "LS0tLS1CRUdJTiBDRVJU",
+        "LS0tLS1CRUdJTiBSU0Eg",
+        "abcdef0123456789abcdef",
+        "sk_live_0123456789",
+    ):
+        assert secret not in written
+        assert secret not in result.results[0].output
+    assert "server: https://127.0.0.1:6443" in written
+    assert "[masked]" in written
+
+
+def test_timeout_is_reported_and_the_run_stops(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    steps = [
+        make_step("slow", f"sleep 30 & echo $! > {pidfile}; wait", timeout=0.5),
+        make_step("after", "true"),
+    ]
+    result, store = run(tmp_path, steps)
+    assert statuses(result) == {"slow": "timed-out", "after": NOT_RUN}
+    capture = store.read("slow")
+    assert capture is not None and capture.status == Status.TIMED_OUT
+    assert not is_alive(int(pidfile.read_text()))
+
+
+def test_shell_exit_is_a_failure_and_teardown_still_has_a_shell(tmp_path: Path) -> None:
+    steps = [
+        make_step("set", "export KEEP=kept"),
+        make_step("leave", "exit 3"),
+        make_step("destroy", 'echo "teardown with $KEEP"', teardown=True),
+    ]
+    result, store = run(tmp_path, steps, cleanup="always")
+    assert statuses(result) == {"set": "passed", "leave": "shell-exited", "destroy": "passed"}
+    assert result.failed is not None and result.failed.exit_status == 3
+    destroy = store.read("destroy")
+    assert destroy is not None and destroy.output == "teardown with kept\n"
+
+
+def test_background_and_stream_steps(tmp_path: Path) -> None:
+    pidfile = tmp_path / "bg.pid"
+    steps = [
+        make_step("serve", f"echo $$ > {pidfile}; echo serving; exec sleep 60", background=True),
+        make_step("tap", "echo line; sleep 30", stream=0.5),
+        make_step("next", "echo next"),
+    ]
+    result, store = run(tmp_path, steps)
+    assert result.passed, result.results
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 3
+    while is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not is_alive(pid)
+    serve = store.read("serve")
+    assert serve is not None and serve.output == "serving\n"
+    tap = store.read("tap")
+    assert tap is not None and tap.note == "stopped after 0.5 s, as asked"
+    assert tap.output.startswith("line\n")
+
+
+def test_no_capture_writes_nothing_under_docs(tmp_path: Path) -> None:
+    steps = [make_step("a", "echo a"), make_step("b", "false")]
+    project = make_project(tmp_path, steps)
+    result = Runner(project, capture=False).run(steps)
+    assert result.status == Status.FAILED
+    assert list(project.docs_dir.rglob("*")) == []
+
+
+def test_tool_versions_in_run_json(tmp_path: Path) -> None:
+    extra = {"meshdemo": {"tool_versions": {"bash": "echo 5.2", "missing": "no-such-tool-xyz"}}}
+    result, store = run(tmp_path, [make_step("a", "true")], extra=extra)
+    record = json.loads((store.directory / "run.json").read_text())
+    assert record["tool_versions"] == {"bash": "5.2", "missing": "unavailable"}
+    assert record["run_id"] == result.run_id
+
+
+def test_screenshot_failure_is_a_clear_step_failure(tmp_path: Path) -> None:
+    shot = make_step(
+        "shot",
+        "a caption",
+        kind=Kind.SCREENSHOT,
+        url="http://example.com/",
+        image="images/x.png",
+        timeout=5,
+    )
+    result, _ = run(tmp_path, [shot])
+    failed = result.failed
+    assert failed is not None and failed.step.id == "shot"
+    assert failed.note is not None and "screenshot" in failed.note
+    assert not (tmp_path / "docs" / "images" / "x.png").exists()
+
+
+def test_events_in_order(tmp_path: Path) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def record(event: Event) -> None:
+        if event.kind != "tick":
+            seen.append((event.kind, event.step.id if event.step else None))
+
+    steps = [make_step("a", "true"), make_step("b", "true", skip="no")]
+    project = make_project(tmp_path, steps)
+    Runner(project, on_event=record).run(steps)
+    assert seen == [
+        ("run-start", None),
+        ("step-start", "a"),
+        ("step-end", "a"),
+        ("step-end", "b"),
+        ("run-end", None),
+    ]
+
+
+def test_environment_names(tmp_path: Path) -> None:
+    project = make_project(tmp_path, [])
+    env = Runner(project).environment()
+    assert env["MESHDEMO_PYTHON"] == os.sys.executable  # type: ignore[attr-defined]
+    assert "MESHDEMO_EXISTING_CLUSTER" not in env
