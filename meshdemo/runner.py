@@ -493,3 +493,55 @@ class Runner:
                 self.store.write_run(result.record)
         self._emit(Event("run-end", run=result))
         return result
+
+
+# -- choosing steps -----------------------------------------------------------------------------
+
+
+def _page_matches(project: Project, page: str, wanted: str) -> bool:
+    candidate = Path(wanted)
+    if candidate.as_posix() == page:
+        return True
+    with contextlib.suppress(ValueError, OSError):
+        return candidate.resolve().relative_to(project.docs_dir.resolve()).as_posix() == page
+    return False
+
+
+def select_steps(
+    project: Project,
+    *,
+    from_id: str | None = None,
+    to_id: str | None = None,
+    only: Sequence[str] | None = None,
+) -> list[Step]:
+    """The steps of a run: ``--from``/``--to`` bound the run order, ``--only`` keeps pages.
+
+    An id or page the project does not have is a MeshdemoError (exit status 2).
+    """
+    from meshdemo.errors import MeshdemoError
+
+    steps = project.steps
+    ids = [s.id for s in steps]
+    for option, value in (("--from", from_id), ("--to", to_id)):
+        if value is not None and value not in ids:
+            raise MeshdemoError(
+                f"{option} {value}: no step has this id (see `meshdemo list`)", project.config_file
+            )
+    start = ids.index(from_id) if from_id else 0
+    end = ids.index(to_id) if to_id else len(ids) - 1
+    if start > end:
+        raise MeshdemoError(f"--from {from_id} comes after --to {to_id} in run order")
+    chosen = steps[start : end + 1]
+    if only:
+        pages = [p.path for p in project.pages]
+        keep: set[str] = set()
+        for wanted in only:
+            found = [p for p in pages if _page_matches(project, p, wanted)]
+            if not found:
+                raise MeshdemoError(
+                    f"--only {wanted}: no such page in the nav (pages: {', '.join(pages)})",
+                    project.config_file,
+                )
+            keep.update(found)
+        chosen = [s for s in chosen if s.page in keep]
+    return chosen

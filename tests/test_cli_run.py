@@ -1,0 +1,161 @@
+"""``meshdemo run`` end to end, in a subprocess, on copies of fixture projects."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from meshdemo.session import is_alive
+
+FIXTURE = Path(__file__).parent / "fixtures" / "runnable"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "guide"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def meshdemo(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "meshdemo", "run", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_passing_run_captures_every_step(project: Path) -> None:
+    done = meshdemo(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    captures = project / "docs" / "captures"
+    names = sorted(p.name for p in captures.glob("*.json"))
+    assert names == [
+        "after.json",
+        "count.json",
+        "create-cluster.json",
+        "delete-cluster.json",
+        "greet.json",
+        "maybe-fail.json",
+        "run.json",
+        "use-use.json",
+    ]
+    greet = json.loads((captures / "greet.json").read_text())
+    assert greet["output"] == "hello books\n"
+    run = json.loads((captures / "run.json").read_text())
+    assert run["status"] == "passed"
+    assert run["tool_versions"]["bash"].startswith("5.")
+    assert "page:line" in done.stdout and "greet" in done.stdout
+
+
+def test_a_failing_run_names_the_fence_and_how_to_resume(project: Path) -> None:
+    done = meshdemo(project, env={"FAIL_AT_MAYBE": "1"})
+    assert done.returncode == 1
+    out = done.stdout
+    assert "use.md:12: step maybe-fail failed" in out
+    assert 'test -z "$FAIL_AT_MAYBE"' in out
+    assert "meshdemo run --from maybe-fail" in out
+    assert "meshdemo run --only cleanup.md --cleanup always" in out
+    assert not (project / "docs" / "captures" / "after.json").exists()
+
+
+def test_no_capture_and_dry_run_write_nothing_under_docs(project: Path) -> None:
+    assert meshdemo(project, "--no-capture").returncode == 0
+    dry = meshdemo(project, "--dry-run", "--cleanup", "never")
+    assert dry.returncode == 0
+    assert "teardown skipped (--cleanup never)" in dry.stdout
+    assert not (project / "docs" / "captures").exists()
+
+
+def test_selection_by_from_to_and_only(project: Path) -> None:
+    done = meshdemo(project, "--from", "maybe-fail", "--to", "after")
+    assert done.returncode == 0, done.stdout
+    captures = project / "docs" / "captures"
+    names = sorted(p.name for p in captures.glob("*.json"))
+    assert names == ["after.json", "maybe-fail.json", "run.json"]
+    only = meshdemo(project, "--only", "cleanup.md")
+    assert only.returncode == 0
+    assert (captures / "delete-cluster.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "nope"], "--from nope: no step has this id"),
+        (["--to", "nope"], "--to nope: no step has this id"),
+        (["--only", "missing.md"], "--only missing.md: no such page"),
+        (["--from", "after", "--to", "greet"], "comes after --to"),
+        (["--kubeconfig", "k.yaml"], "--kubeconfig needs --context"),
+    ],
+)
+def test_bad_options_exit_2_before_running(project: Path, args: list[str], message: str) -> None:
+    (project / "k.yaml").write_text("apiVersion: v1\ncontexts: []\n")
+    done = meshdemo(project, *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not (project / "docs" / "captures").exists()
+    assert not (project / ".meshdemo" / "session").exists()
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    guide = tmp_path / "guide"
+    (guide / "docs").mkdir(parents=True)
+    (guide / "mkdocs.yml").write_text(
+        "site_name: Interrupt\nmarkdown_extensions:\n  - attr_list\n  - pymdownx.superfences\n"
+        "nav:\n  - index.md\n"
+    )
+    pids = tmp_path / "pids"
+    (guide / "docs" / "index.md").write_text(
+        "# Long\n\n"
+        "``` { .bash #first }\necho first\n```\n\n"
+        '``` { .bash #serve background="true" }\n'
+        f"echo $$ >> {pids}; exec sleep 120\n```\n\n"
+        "``` { .bash #long }\n"
+        f"setsid nohup sh -c 'echo $$ >> {pids}; exec sleep 121' >/dev/null 2>&1 &\n"
+        f"sleep 122 & echo $! >> {pids}\n"
+        f"echo started > {tmp_path / 'ready'}\n"
+        "sleep 123\n```\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meshdemo", "run"],
+        cwd=guide,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "ready").exists()
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, out + err
+    assert "Interrupted" in out
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) == 3
+    deadline = time.monotonic() + 5
+    while any(is_alive(p) for p in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in started if is_alive(p)] == []
+    captures = guide / "docs" / "captures"
+    assert not list(captures.rglob("*.tmp"))
+    record = json.loads((captures / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert not (captures / "long.json").exists()
