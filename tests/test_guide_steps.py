@@ -261,16 +261,90 @@ def test_the_cluster_is_created_and_deleted_by_flagged_steps(project: Project) -
 
 # ---- versions ----------------------------------------------------------------------------------
 
-HARD_CODED = re.compile(r"\bedge-\d+\.\d+\.\d+|kindest/node:")
+HARD_CODED = re.compile(r"\bedge-\d+\.\d+\.\d+|kindest/node:\S*")
+FENCE = re.compile(r"^\s*(?:>\s*)*(`{3,}|~{3,})")
+INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 
 
-def test_no_version_is_hard_coded_in_the_page_sources() -> None:
+def _pinned_values(versions: dict) -> set[str]:
+    """The versions.yml values that are versions (not names, namespaces or ports)."""
+    return {
+        versions["linkerd"]["edge"],
+        versions["kind"]["release"],
+        versions["kind"]["node_image"],
+        versions["kubernetes"]["version"],
+        versions["gateway_api"]["version"],
+    }
+
+
+def _hard_coded(text: str, pinned: set[str]) -> list[tuple[int, str]]:
+    """(line, literal) of versions written out in raw Markdown instead of {{ versions.* }}.
+
+    In code (fences, inline code) no Linkerd release or node image may be written out. Prose may
+    name an older release as history ("since edge-26.7.1 ..."); no pinned value may appear
+    anywhere: it would be a second copy of versions.yml that goes stale when the pin moves.
+    """
+
+    def pins(part: str) -> list[str]:
+        return [value for value in sorted(pinned) if value in part]
+
+    found = []
+    fence: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        opening = FENCE.match(line)
+        if fence is None and opening:
+            fence = opening.group(1)
+            continue
+        if fence is not None:
+            if (
+                opening
+                and opening.group(1).startswith(fence)
+                and not line.strip()[len(opening.group(1)) :].strip()
+            ):
+                fence = None
+            else:
+                found += [(number, m.group(0)) for m in HARD_CODED.finditer(line)]
+                found += [(number, value) for value in pins(line)]
+            continue
+        code_spans = " ".join(m.group(2) for m in INLINE_CODE.finditer(line))
+        found += [(number, m.group(0)) for m in HARD_CODED.finditer(code_spans)]
+        prose = INLINE_CODE.sub(" ", line)
+        found += [
+            (number, m.group(0))
+            for m in HARD_CODED.finditer(prose)
+            if m.group(0).startswith("kindest/node:")
+        ]
+        found += [(number, value) for value in pins(line)]
+    return sorted(set(found))
+
+
+def test_the_hard_coded_version_finder_works() -> None:
+    page = (
+        "Since edge-26.7.1 the check needs the CRDs; we pin edge-26.8.3.\n"
+        "Run `kind create cluster --image kindest/node:v1.35.8`.\n"
+        '=== "Tab"\n'
+        "    ``` { .bash #x }\n"
+        "    LINKERD2_VERSION=edge-26.7.1 sh\n"
+        "    ```\n"
+        "After the fence, edge-26.7.1 is history again.\n"
+    )
+    assert _hard_coded(page, {"edge-26.8.3", "v1.35.8"}) == [
+        (1, "edge-26.8.3"),
+        (2, "kindest/node:v1.35.8"),
+        (2, "v1.35.8"),
+        (5, "edge-26.7.1"),
+    ]
+
+
+def test_no_version_is_hard_coded_in_the_page_sources(versions: dict) -> None:
     """Versions live in versions.yml; pages use {{ versions.* }} (raw, un-rendered sources)."""
-    offenders = []
-    for path in sorted(DOCS.rglob("*.md")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            for match in HARD_CODED.finditer(line):
-                offenders.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {literal}"
+        for path in sorted(DOCS.rglob("*.md"))
+        for number, literal in _hard_coded(
+            path.read_text(encoding="utf-8"), _pinned_values(versions)
+        )
+    ]
     assert not offenders, "hard-coded versions (use versions.yml):\n" + "\n".join(offenders)
 
 
