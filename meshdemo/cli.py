@@ -58,6 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-capture", action="store_true", help="write nothing under docs/")
     run.set_defaults(handler="meshdemo.commands.run:main")
+
+    demo = commands.add_parser(
+        "demo",
+        help="the live demo: check prerequisites, run the whole guide on kind, rebuild the site",
+        description="Check the prerequisites (exit 3 and nothing started when one is missing), "
+        "run the whole guide against a kind cluster (or --kubeconfig/--context), rebuild the "
+        "site. The cluster is kept for the live demo unless --cleanup says otherwise.",
+    )
+    _add_config(demo)
+    demo.add_argument("--from", dest="from_id", metavar="ID", help="resume at this step")
+    demo.add_argument(
+        "--cleanup",
+        choices=["always", "on-success", "never"],
+        default="never",
+        help="when teardown steps run (default: never; the cluster stays for the demo)",
+    )
+    demo.add_argument("--kubeconfig", metavar="FILE", help="use an existing cluster instead")
+    demo.add_argument("--context", metavar="NAME", help="the one context of --kubeconfig to use")
+    demo.add_argument("--check", action="store_true", help="check the prerequisites only")
+    demo.add_argument("--skip-prereq", action="store_true", help="do not check prerequisites")
+    demo.add_argument("--no-capture", action="store_true", help="write nothing under docs/")
+    demo.set_defaults(handler="meshdemo.commands.demo:main")
     return parser
 
 

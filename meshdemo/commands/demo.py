@@ -1,0 +1,206 @@
+"""``meshdemo demo``: the live demo, on a presenter's laptop, in one command (``make demo``).
+
+1. Checks the prerequisites (Docker reachable and big enough, kind, kubectl, curl, inotify
+   limits, the dashboard port) and shows them as a table. When one is missing, nothing is
+   started and the exit status is 3.
+2. Runs the whole guide with the engine (the same Runner as ``meshdemo run``) against the
+   project's own kind cluster, or an existing one (``--kubeconfig F --context C``: no Docker
+   or kind checks, no provisioning steps). A kind cluster left by an earlier demo is reused:
+   its context is exported again into the run's private kubeconfig first, so the guide's
+   create-cluster step (``skip-if``) can skip and every later step still reaches it.
+3. Rebuilds the site (``mkdocs build --strict``) so the pages show this run's captures.
+
+By default a presenter keeps the cluster (``--cleanup never``) and is told how to open the
+dashboard and how to tear it all down. After a failure the cluster is kept too, and the output
+says how to resume (``meshdemo demo --from ID``) or tear down.
+
+Exit status: 0 done; 1 a step failed or the site did not build; 2 bad input (nothing run);
+3 prerequisites missing (nothing started); 130 interrupted (every process stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from meshdemo.captures import Status
+from meshdemo.commands.run import LiveReport, _duration, report_failure, summary_table
+from meshdemo.model import Project
+from meshdemo.prerequisites import (
+    EXIT_PREREQUISITES,
+    Requirements,
+    check_prerequisites,
+    render,
+)
+from meshdemo.runner import Runner, select_steps
+
+VERSIONS_FILE = "versions.yml"
+KIND_TIMEOUT = 60.0
+
+
+def _has_context(kubeconfig: Path, context: str) -> bool:
+    import yaml
+
+    try:
+        document = yaml.safe_load(kubeconfig.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    contexts = document.get("contexts") if isinstance(document, dict) else None
+    return any(isinstance(c, dict) and c.get("name") == context for c in contexts or [])
+
+
+def reconnect_kind_cluster(
+    cluster: str, kubeconfig: Path, env: dict[str, str] | None = None
+) -> str | None:
+    """When kind already runs ``cluster`` but the run's kubeconfig lost its context (a fresh
+    checkout, a removed .meshdemo/), write it there again. Returns what was done, or None."""
+    env = dict(env or os.environ)
+    try:
+        listing = subprocess.run(
+            ["kind", "get", "clusters"], capture_output=True, text=True, env=env,
+            timeout=KIND_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if cluster not in listing.stdout.split() or _has_context(kubeconfig, f"kind-{cluster}"):
+        return None
+    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    export = subprocess.run(
+        ["kind", "export", "kubeconfig", "--name", cluster, "--kubeconfig", str(kubeconfig)],
+        capture_output=True, text=True, env=env, timeout=KIND_TIMEOUT,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+    if export.returncode != 0:
+        return None
+    return f"reusing the kind cluster {cluster!r} of an earlier demo (context exported again)"
+
+
+def build_site(project: Project) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of the project, in a child process: the build reads the
+    captures this run wrote and never writes under docs/."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
+         str(project.config_file)],
+        cwd=project.root, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def _command(args: argparse.Namespace, *extra: str) -> str:
+    words = ["meshdemo", "demo"]
+    if args.config_file != "mkdocs.yml":
+        words += ["-f", args.config_file]
+    if args.kubeconfig:
+        words += ["--kubeconfig", args.kubeconfig, "--context", args.context or ""]
+    return shlex.join([*words, *extra])
+
+
+def how_to_tear_down(project: Project, requirements: Requirements,
+                     args: argparse.Namespace) -> list[str]:
+    lines = []
+    pages = list(dict.fromkeys(s.page for s in project.steps if s.options.teardown))
+    if pages:
+        only = [word for page in pages for word in ("--only", page)]
+        words = ["meshdemo", "run", *(["-f", args.config_file] if args.config_file !=
+                                       "mkdocs.yml" else []), *only, "--cleanup", "always"]
+        lines.append(shlex.join(words))
+    if requirements.cluster_name and not args.kubeconfig:
+        lines.append(f"kind delete cluster --name {requirements.cluster_name}")
+    return lines
+
+
+def main(args: argparse.Namespace) -> int:
+    from meshdemo.project import load_project
+
+    console = Console(highlight=False)
+    project = load_project(args.config_file)
+    requirements = Requirements.from_versions(project.root / VERSIONS_FILE)
+    existing = args.kubeconfig is not None
+    steps = select_steps(project, from_id=args.from_id)
+
+    if not args.skip_prereq:
+        checks = check_prerequisites(requirements, existing_cluster=existing)
+        render(checks, console)
+        if any(check.failed for check in checks):
+            console.print(
+                "[bold red]Nothing was started.[/] Fix the rows marked FAIL, then run "
+                f"[bold]{escape(_command(args))}[/] again."
+            )
+            return EXIT_PREREQUISITES
+        if args.check:
+            console.print("[green]Ready for the demo.[/]")
+            return 0
+    elif args.check:
+        console.print("--check with --skip-prereq checks nothing.")
+        return 0
+
+    if not steps:
+        console.print("No steps to run.")
+        return 0
+    report = LiveReport(console)
+    # bad --kubeconfig/--context raise here (exit 2), before anything runs
+    runner = Runner(project, kubeconfig=args.kubeconfig, context=args.context,
+                    cleanup=args.cleanup, capture=not args.no_capture, on_event=report)
+    if not existing and requirements.cluster_name:
+        done = reconnect_kind_cluster(requirements.cluster_name, runner.kubeconfig,
+                                      runner.environment())
+        if done:
+            console.print(escape(done))
+
+    begin = time.monotonic()
+    target = "an existing cluster" if existing else "the demo's kind cluster"
+    console.print(
+        f"Running {len(steps)} steps of {escape(str(project.config_file))} against {target} "
+        f"(KUBECONFIG={escape(str(runner.kubeconfig))})"
+    )
+    with report:
+        result = runner.run(steps)
+    console.print()
+    console.print(summary_table(result))
+    console.print(f"{result.status} in {_duration(time.monotonic() - begin)}")
+    teardown = how_to_tear_down(project, requirements, args)
+    if result.status == Status.INTERRUPTED:
+        console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
+        return 130
+    if result.failed is not None:
+        report_failure(console, project, result, args)
+        console.print()
+        console.print("The cluster is kept, so you can look at it:")
+        console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
+        console.print("Resume the demo from the failed step (prerequisites, the rest of the "
+                      "guide, the site):")
+        console.print(f"  [bold]{escape(_command(args, '--from', result.failed.step.id))}[/]")
+        return 1
+
+    if args.no_capture:
+        console.print("[dim]--no-capture: nothing was written under docs/, no site rebuilt[/]")
+    else:
+        console.print("Rebuilding the site with this run's captures (mkdocs build --strict)...")
+        built = build_site(project)
+        if built.returncode != 0:
+            console.print("[bold red]The site did not build:[/]")
+            console.print(escape((built.stderr or built.stdout).strip()[-3000:]))
+            return 1
+        console.print(f"Site built in {escape(str(project.root / 'site'))} "
+                      "(or `make serve` to browse it live).")
+
+    console.print()
+    if args.cleanup == "never" or not any(step.options.teardown for step in steps):
+        console.print("[bold]The cluster is still running, for the live demo.[/] In a terminal:")
+        console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
+        console.print('  export PATH="$PATH:$HOME/.linkerd2/bin"')
+        console.print("  linkerd viz dashboard")
+        if teardown:
+            console.print("When you are done, tear it all down with:")
+            for line in teardown:
+                console.print(f"  {escape(line)}")
+    return 0
