@@ -21,6 +21,10 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
+# The copy button Material adds to each code block: `.md-clipboard` up to 9.7, a
+# `.md-code__button[data-md-type=copy]` in the block's `.md-code__nav` since 9.8.
+COPY_BUTTON = ".md-clipboard, .md-code__button[data-md-type='copy']"
+
 # Material renders Mermaid into a *closed* shadow root, which no selector can see into; the
 # test opens it (and only it) so that the rendered <svg> can be found.
 OPEN_SHADOW_ROOTS = """
@@ -131,13 +135,15 @@ def test_every_code_block_has_a_copy_button(visit: Callable[[str], Visit], site:
     for url in site.pages_with('class="highlight"'):
         seen = visit(url)
         page = seen.page
-        page.wait_for_selector(".md-content .highlight pre .md-clipboard", state="attached")
+        page.locator(f".md-content .highlight pre :is({COPY_BUTTON})").first.wait_for(
+            state="attached"
+        )
         counts = page.evaluate(
-            """() => {
+            """selector => {
               const blocks = [...document.querySelectorAll('.md-content .highlight pre')];
-              return [blocks.length,
-                      blocks.filter(pre => pre.querySelector('.md-clipboard')).length];
-            }"""
+              return [blocks.length, blocks.filter(pre => pre.querySelector(selector)).length];
+            }""",
+            COPY_BUTTON,
         )
         blocks, with_button = counts
         assert blocks > 0
@@ -202,7 +208,6 @@ def test_search_finds_a_chapter(visit: Callable[[str], Visit], site: Site) -> No
     """The search index loads from the local site and answers."""
     seen = visit("")
     page = seen.page
-    page.locator("label.md-header__button[for='__search']").click()
     page.locator("input.md-search__input").fill("linkerd")
     results = page.locator(".md-search-result__item")
     results.first.wait_for(state="visible", timeout=20_000)
