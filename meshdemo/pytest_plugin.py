@@ -1,10 +1,316 @@
-"""pytest plugin: each step of an MkDocs guide as a test item (enabled with ``--meshdemo``)."""
+"""pytest plugin: each step of an MkDocs guide as a test item, run in one bash session.
+
+Loaded in every pytest run of an environment where meshdemo is installed (``pytest11`` entry
+point), it does nothing unless ``--meshdemo`` is given. Then:
+
+* the guide's ``mkdocs.yml`` (``--meshdemo-config``) is added to what pytest collects, and yields
+  one item per step in run order, named by step id, located at its fence (``page:line``);
+* every item runs in ONE :class:`~meshdemo.runner.Runner` (one bash session) for the whole
+  pytest session, with the same options as ``meshdemo run`` (private kubeconfig, cleanup policy,
+  captures unless ``--meshdemo-no-capture``);
+* after a failed step the later ones are skipped ("previous step failed"), except teardown
+  steps, which follow the cleanup policy;
+* with ``--markdown-docs`` (pytest-markdown-docs), the ``python`` fences it collects from the
+  guide's pages are moved to their place among the steps (nav order, then line), run with the
+  run's environment (``KUBECONFIG`` …), and replace the plugin's own item for the same fence.
+
+Line numbers: ``reportinfo()`` follows pytest's convention (0-based, as for Python tests, so
+pytest's messages show the fence's line); each item also records a ``location`` user property
+``page:line`` (1-based, as an editor shows it), which junitxml writes in every family.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from meshdemo.model import Kind, Project, Step
+
+STATE_KEY = "meshdemo_state"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("meshdemo", "run the steps of an MkDocs guide")
-    group.addoption("--meshdemo", action="store_true", help="collect the steps of the guide")
+    group.addoption(
+        "--meshdemo", action="store_true", help="collect and run the steps of an MkDocs guide"
+    )
+    group.addoption(
+        "--meshdemo-config",
+        default="mkdocs.yml",
+        metavar="FILE",
+        help="the guide's MkDocs configuration (default: mkdocs.yml)",
+    )
+    group.addoption("--meshdemo-kubeconfig", metavar="FILE", help="run against an existing cluster")
+    group.addoption("--meshdemo-context", metavar="NAME", help="the context of that kubeconfig")
+    group.addoption(
+        "--meshdemo-cleanup",
+        choices=["always", "on-success", "never"],
+        default="on-success",
+        help="when teardown steps run (default: on-success)",
+    )
+    group.addoption(
+        "--meshdemo-no-capture", action="store_true", help="write nothing under the docs folder"
+    )
+
+
+class GuideState:
+    """What the items of one pytest session share: the project and its one runner."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.config_file = Path(config.getoption("meshdemo_config")).absolute()
+        self.project: Project | None = None
+        self._runner: Any = None
+        self.steps: list[Step] = []
+
+    def load(self) -> Project:
+        if self.project is None:
+            from meshdemo.project import load_project
+
+            self.project = load_project(self.config_file)
+            self.steps = self.project.steps
+        return self.project
+
+    @property
+    def runner(self) -> Any:
+        if self._runner is None:
+            from meshdemo.runner import Runner
+
+            option = self.config.getoption
+            self._runner = Runner(
+                self.load(),
+                kubeconfig=option("meshdemo_kubeconfig"),
+                context=option("meshdemo_context"),
+                cleanup=option("meshdemo_cleanup"),
+                capture=not option("meshdemo_no_capture"),
+            )
+        return self._runner
+
+    def finish(self) -> None:
+        if self._runner is not None:
+            self._runner.finish(self.executed_steps())
+            self._runner = None
+
+    def executed_steps(self) -> list[Step]:
+        ran = {r.step.id for r in self._runner.results} if self._runner else set()
+        return [s for s in self.steps if s.id in ran]
+
+
+def _state(config: pytest.Config) -> GuideState | None:
+    return getattr(config, "_" + STATE_KEY, None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("meshdemo"):
+        return
+    state = GuideState(config)
+    setattr(config, "_" + STATE_KEY, state)
+    # collect the guide along with whatever else pytest was asked to collect
+    known = {Path(arg.split("::")[0]).absolute() for arg in config.args}
+    if state.config_file not in known:
+        config.args.append(str(state.config_file))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    state = _state(parent.config)
+    if state is None or Path(file_path).absolute() != state.config_file:
+        return None
+    return MkDocsGuide.from_parent(parent, path=Path(file_path))
+
+
+class MkDocsGuide(pytest.File):
+    """An mkdocs.yml, collected as the steps of its guide."""
+
+    def collect(self) -> Any:
+        from meshdemo.errors import MeshdemoError
+
+        state = _state(self.config)
+        assert state is not None
+        try:
+            project = state.load()
+        except MeshdemoError as error:
+            raise self.CollectError(str(error)) from None
+        for step in project.steps:
+            yield StepItem.from_parent(self, name=step.id, step=step)
+
+
+class StepFailed(Exception):
+    def __init__(self, result: Any):
+        super().__init__(result.note or result.status)
+        self.result = result
+
+
+class StepItem(pytest.Item):
+    """One step of the guide."""
+
+    def __init__(self, *, step: Step, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.step = step
+        self.user_properties.append(("location", step.location))
+        self.user_properties.append(("page", step.page))
+
+    def runtest(self) -> None:
+        from meshdemo.captures import Status
+        from meshdemo.runner import NOT_RUN
+
+        state = _state(self.config)
+        assert state is not None
+        result = state.runner.execute(self.step)
+        if result.status == Status.SKIPPED:
+            _skip(result.note or "skipped")
+        if result.status == NOT_RUN:
+            failure = state.runner.failure
+            where = f" ({failure.step.location} {failure.step.id})" if failure else ""
+            _skip(f"previous step failed{where}")
+        if not result.ok:
+            raise StepFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if not isinstance(excinfo.value, StepFailed):
+            return super().repr_failure(excinfo)
+        result = excinfo.value.result
+        step = self.step
+        lines = [
+            f"{step.location}: step {step.id} {result.status}"
+            + (f" — {result.note}" if result.note else ""),
+            "command:",
+            *(f"    {line}" for line in step.command.rstrip("\n").splitlines()),
+        ]
+        tail = result.tail(20)
+        lines.append("last 20 lines of output:" if tail else "(no output)")
+        lines.extend(f"    {line}" for line in tail.splitlines())
+        return "\n".join(lines)
+
+    def reportinfo(self) -> tuple[Path | str, int | None, str]:
+        source = self.step.source or self.path
+        return source, self.step.line - 1, f"{self.step.location} {self.step.id}"
+
+
+def _skip(reason: str) -> None:
+    """Skip, reported at the step's fence rather than at this line of the plugin."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+def _markdown_docs_item(item: pytest.Item) -> bool:
+    return type(item).__name__ == "MarkdownInlinePythonItem" and hasattr(item, "start_line")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Put the guide's markdown-docs items at their place among the steps (see the module doc)."""
+    state = _state(config)
+    if state is None or state.project is None:
+        return
+    project = state.project
+    docs_dir = project.docs_dir.resolve()
+    nav_index = {page.path: n for n, page in enumerate(project.pages)}
+    guide: list[tuple[tuple[int, int, int], pytest.Item]] = []
+    fences: set[tuple[str, int]] = set()
+    others: list[pytest.Item] = []
+    first: int | None = None
+    for position, item in enumerate(items):
+        key: tuple[int, int, int] | None = None
+        if isinstance(item, StepItem):
+            key = (nav_index.get(item.step.page, len(nav_index)), item.step.line, 1)
+        elif _markdown_docs_item(item):
+            try:
+                page = Path(item.path).resolve().relative_to(docs_dir).as_posix()
+            except ValueError:
+                page = None
+            if page in nav_index:
+                line = int(item.start_line)  # type: ignore[attr-defined]
+                key = (nav_index[page], line, 0)
+                fences.add((page, line))
+                item._meshdemo_guide = True  # type: ignore[attr-defined]
+        if key is None:
+            others.append(item)
+        else:
+            first = position if first is None else first
+            guide.append((key, item))
+    # a python fence collected by markdown-docs runs there, not twice
+    guide = [
+        (key, item)
+        for key, item in guide
+        if not (
+            isinstance(item, StepItem)
+            and item.step.kind == Kind.PYTHON
+            and (item.step.page, item.step.line) in fences
+        )
+    ]
+    guide.sort(key=lambda pair: pair[0])
+    ordered = [item for _, item in guide]
+    # the guide goes where its first item was; everything else keeps its order around it
+    insert_at = sum(1 for item in items[: first or 0] if not _is_guide(item))
+    items[:] = others[:insert_at] + ordered + others[insert_at:]
+
+
+def _is_guide(item: pytest.Item) -> bool:
+    return isinstance(item, StepItem) or getattr(item, "_meshdemo_guide", False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed markdown-docs block of the guide stops the later steps, as a step would."""
+    report = yield
+    if call.when == "call" and report.failed and getattr(item, "_meshdemo_guide", False):
+        state = _state(item.config)
+        if state is not None and state.runner.failure is None:
+            from meshdemo.captures import Status
+            from meshdemo.runner import StepResult
+
+            page = Path(item.path).resolve().relative_to(state.load().docs_dir.resolve())
+            line = int(item.start_line)  # type: ignore[attr-defined]
+            step = next(
+                (s for s in state.steps if s.page == page.as_posix() and s.line == line), None
+            )
+            if step is not None:
+                state.runner.failure = StepResult(
+                    step, Status.FAILED, note="python block failed (pytest-markdown-docs)"
+                )
+    return report
+
+
+_saved_env: dict[str, str | None] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """markdown-docs items of the guide: skipped after a failure, else run in the run's env."""
+    if not getattr(item, "_meshdemo_guide", False):
+        return
+    state = _state(item.config)
+    assert state is not None
+    runner = state.runner
+    if runner.failure is not None:
+        failed = runner.failure.step
+        pytest.skip(f"previous step failed ({failed.location} {failed.id})")
+    runner.open()
+    names = ("KUBECONFIG", "MESHDEMO_RUN_DIR", "MESHDEMO_PYTHON", "MESHDEMO_EXISTING_CLUSTER")
+    env = runner.environment()
+    for name in names:
+        _saved_env[name] = os.environ.get(name)
+        if name in env:
+            os.environ[name] = env[name]
+        else:
+            os.environ.pop(name, None)
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if not getattr(item, "_meshdemo_guide", False):
+        return
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state is not None:
+        state.finish()

@@ -444,36 +444,51 @@ class Runner:
 
     def run(self, steps: Sequence[Step]) -> RunResult:
         """Run ``steps`` in order; always ends every process the run started."""
-        result = RunResult(self.run_id, Status.PASSED)
-        versions: dict[str, str] = {}
+        interrupted = False
         try:
             self.open()
             for step in steps:
-                result.results.append(self.execute(step))
-            if self.failure is not None:
-                result.status = Status.FAILED
-            versions = self.tool_versions()
+                self.execute(step)
         except KeyboardInterrupt:
-            result.status = Status.INTERRUPTED
-            reached = {r.step.id for r in result.results}
-            current = next((s for s in steps if s.id not in reached), None)
-            if current is not None:
-                result.results.append(
-                    StepResult(current, Status.INTERRUPTED, note="interrupted (Ctrl-C)")
-                )
+            interrupted = True
+        return self.finish(steps, interrupted=interrupted)
+
+    def finish(self, steps: Sequence[Step], *, interrupted: bool = False) -> RunResult:
+        """End the run: tool versions, every process stopped, run.json; the run's result.
+
+        ``steps`` are the steps the run was meant to run: those never reached are listed as
+        not run (interrupted, for the one Ctrl-C stopped).
+        """
+        versions: dict[str, str] = {}
+        try:
+            if not interrupted:
+                versions = self.tool_versions()
+        except KeyboardInterrupt:
+            interrupted = True
         finally:
             self.close()
-        done = {r.step.id for r in result.results}
+        by_id = {r.step.id: r for r in self.results}
+        results: list[StepResult] = []
         for step in steps:
-            if step.id not in done:
-                result.results.append(StepResult(step, NOT_RUN, note="not run"))
-        order = {s.id: n for n, s in enumerate(steps)}
-        result.results.sort(key=lambda r: order.get(r.step.id, 0))
+            found = by_id.get(step.id)
+            if found is None:
+                status = Status.INTERRUPTED if interrupted else NOT_RUN
+                found = StepResult(
+                    step, status, note="interrupted (Ctrl-C)" if interrupted else None
+                )
+                interrupted = False  # only the step that was running
+            results.append(found)
+        status = Status.PASSED
+        if any(r.status == Status.INTERRUPTED for r in results):
+            status = Status.INTERRUPTED
+        elif self.failure is not None:
+            status = Status.FAILED
+        result = RunResult(self.run_id, status, results)
         result.record = RunRecord(
             run_id=self.run_id,
             started_at=self.started_at,
             finished_at=_now(),
-            status=result.status,
+            status=status,
             tool_versions=versions,
             steps=[
                 {
@@ -485,7 +500,7 @@ class Runner:
                     "attempts": r.attempts,
                     "note": r.note,
                 }
-                for r in result.results
+                for r in results
             ],
         )
         if self.capture:

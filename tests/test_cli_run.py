@@ -64,7 +64,7 @@ def test_a_failing_run_names_the_fence_and_how_to_resume(project: Path) -> None:
     done = meshdemo(project, env={"FAIL_AT_MAYBE": "1"})
     assert done.returncode == 1
     out = done.stdout
-    assert "use.md:12: step maybe-fail failed" in out
+    assert "use.md:13: step maybe-fail failed" in out
     assert 'test -z "$FAIL_AT_MAYBE"' in out
     assert "meshdemo run --from maybe-fail" in out
     assert "meshdemo run --only cleanup.md --cleanup always" in out

@@ -1,0 +1,114 @@
+"""The pytest plugin on a copy of a fixture guide, through a real pytest in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "runnable"
+STEPS = ["create-cluster", "greet", "count", "use-use", "maybe-fail", "after", "delete-cluster"]
+
+
+@pytest.fixture
+def guide(tmp_path: Path) -> Path:
+    target = tmp_path / "guide"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def pytest_in(cwd: Path, *args: str, env: dict[str, str] | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_without_the_option_the_plugin_does_nothing(guide: Path) -> None:
+    (guide / "test_plain.py").write_text("def test_one():\n    pass\n")
+    done = pytest_in(guide, "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines()[0] == "test_plain.py::test_one"
+    assert "mkdocs.yml" not in done.stdout
+    assert not (guide / ".meshdemo").exists()
+
+
+def test_one_item_per_step_in_run_order_with_page_and_line(guide: Path) -> None:
+    junit = guide / "junit.xml"
+    done = pytest_in(guide, "--meshdemo", "-v", f"--junitxml={junit}", "-o", "junit_family=xunit1")
+    assert done.returncode == 0, done.stdout
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert [c.get("name") for c in cases] == STEPS
+    greet = cases[1]
+    assert greet.get("file") == "docs/setup.md"
+    assert greet.get("line") == "9"  # pytest's 0-based convention: the fence is on line 10
+    properties = {p.get("name"): p.get("value") for p in greet.iter("property")}
+    assert properties == {"location": "setup.md:10", "page": "setup.md"}
+    assert (guide / "docs" / "captures" / "greet.json").exists()
+    assert (guide / "docs" / "captures" / "run.json").exists()
+
+
+def test_a_failing_step_names_its_fence_and_stops_the_rest(guide: Path) -> None:
+    done = pytest_in(guide, "--meshdemo", "-rs", env={"FAIL_AT_MAYBE": "1"})
+    assert done.returncode == 1
+    out = done.stdout
+    assert "use.md:13: step maybe-fail failed — exit status 1, expected 0" in out
+    assert 'test -z "$FAIL_AT_MAYBE"' in out
+    assert "previous step failed (use.md:13 maybe-fail)" in out
+    assert "teardown skipped" in out
+    assert "1 failed, 4 passed, 2 skipped" in out
+
+
+def test_teardown_runs_after_a_failure_with_cleanup_always(guide: Path) -> None:
+    done = pytest_in(
+        guide,
+        "--meshdemo",
+        "--meshdemo-cleanup=always",
+        "--meshdemo-no-capture",
+        env={"FAIL_AT_MAYBE": "1"},
+    )
+    assert "1 failed, 5 passed, 1 skipped" in done.stdout
+    assert not (guide / "docs" / "captures").exists()
+
+
+def test_markdown_docs_blocks_sit_among_the_steps(guide: Path) -> None:
+    collected = pytest_in(guide, "--meshdemo", "--markdown-docs", "docs", "--collect-only", "-q")
+    names = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert names == [
+        "mkdocs.yml::create-cluster",
+        "mkdocs.yml::greet",
+        "mkdocs.yml::count",
+        "docs/use.md::[CodeFence#1][line:7]",
+        "mkdocs.yml::maybe-fail",
+        "mkdocs.yml::after",
+        "mkdocs.yml::delete-cluster",
+    ]
+    done = pytest_in(guide, "--meshdemo", "--markdown-docs", "docs", "-s")
+    assert done.returncode == 0, done.stdout
+    # it ran with the run's private kubeconfig
+    assert "python sees True" in done.stdout
+
+
+def test_a_failing_markdown_docs_block_stops_the_later_steps(guide: Path) -> None:
+    done = pytest_in(
+        guide, "--meshdemo", "--markdown-docs", "docs", "-rs", env={"FAIL_IN_PYTHON": "1"}
+    )
+    assert done.returncode == 1
+    assert "asked to fail" in done.stdout
+    assert "previous step failed (use.md:7 use-use)" in done.stdout
+
+
+def test_bad_guide_is_a_collection_error_naming_the_file(guide: Path) -> None:
+    (guide / "docs" / "use.md").write_text("# Use\n\n``` { .bash #BAD-ID }\ntrue\n```\n")
+    done = pytest_in(guide, "--meshdemo")
+    assert done.returncode == 2
+    assert "use.md" in done.stdout
