@@ -41,7 +41,7 @@ from meshdemo.kubeconfig import private_kubeconfig
 from meshdemo.model import Kind, Project, Step
 from meshdemo.normalize import compare
 from meshdemo.secrets import mask
-from meshdemo.session import BashSession, Outcome, StepRun
+from meshdemo.session import BashSession, Outcome, StepRun, scratch_dir
 
 CLEANUP_POLICIES = ("always", "on-success", "never")
 NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
@@ -168,7 +168,9 @@ class Runner:
     def open(self) -> Runner:
         if self.session is None:
             # the step files, outputs and logs of the previous run go: they are not history
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            shutil.rmtree(self.run_dir / "session", ignore_errors=True)
+            # in memory when possible: a step's files live for one step (see scratch_dir)
+            self.workdir = scratch_dir(f"meshdemo-{self.run_id}-") or self.run_dir / "session"
             self.session = BashSession(
                 self.workdir, cwd=self.project.root, env=self.environment()
             ).start()
@@ -190,6 +192,8 @@ class Runner:
                         self._write(capture)
             finally:
                 session.close()
+                if self.workdir.parent != self.run_dir:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Runner:
         return self.open()

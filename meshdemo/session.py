@@ -80,6 +80,23 @@ class StepRun:
     log: Path | None = None  # background steps: where the output goes
 
 
+def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
+    """A new private folder in memory (/dev/shm), or None where there is none.
+
+    A step costs two file creations (its step file and its output file); on some disks a
+    creation costs ~0.3 ms, on tmpfs ~0.03 ms, and nothing in these files outlives the step.
+    """
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK | os.X_OK)):
+        return None
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=shm))
+    except OSError:
+        return None
+
+
 def enable_subreaper() -> bool:
     """Make orphaned descendants children of this process (Linux only; harmless to repeat)."""
     try:

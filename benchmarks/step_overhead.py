@@ -1,0 +1,101 @@
+"""Per-step overhead of running trivial steps three ways, in one run, as a table.
+
+* meshdemo's BashSession: one long-lived bash, a step file + ``source`` + a marker line each,
+  with its scratch files in memory (/dev/shm, as runs do) and on the project's disk;
+* ``bash -c`` per step: a fresh process per step (what a naive runner does; no shared state),
+  through subprocess.run and through the sh package;
+* prysk: a ``.t`` file with the same commands, run by the prysk CLI (one shell for the file).
+
+Usage: ``.venv/bin/python benchmarks/step_overhead.py [STEPS]`` (default 300). The step is
+``x=$((x+1))`` (a builtin: the figure is pure overhead); the session's count is checked at the
+end, so the steps really ran, in one shell.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sh
+from rich.console import Console
+from rich.table import Table
+
+from meshdemo.session import BashSession, scratch_dir
+
+STEP = "x=$((x+1))"
+
+
+def bench_session(steps: int, workdir: Path, scratch: Path | None = None) -> float:
+    with BashSession(scratch or workdir / "session", cwd=workdir) as session:
+        session.run("x=0")
+        begin = time.perf_counter()
+        for _ in range(steps):
+            result = session.run(STEP, timeout=10)
+            assert result.status == 0
+        elapsed = time.perf_counter() - begin
+        assert session.run('echo "$x"').output.strip() == str(steps)
+    return elapsed
+
+
+def bench_session_in_memory(steps: int, workdir: Path) -> float:
+    scratch = scratch_dir("meshdemo-bench-")
+    if scratch is None:
+        return float("nan")
+    try:
+        return bench_session(steps, workdir, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def bench_popen(steps: int, workdir: Path) -> float:
+    begin = time.perf_counter()
+    for _ in range(steps):
+        subprocess.run(["bash", "--noprofile", "--norc", "-c", STEP], cwd=workdir, check=True)
+    return time.perf_counter() - begin
+
+
+def bench_bash_c(steps: int, workdir: Path) -> float:
+    bash = sh.Command("bash")
+    begin = time.perf_counter()
+    for _ in range(steps):
+        bash("--noprofile", "--norc", "-c", STEP, _cwd=str(workdir))
+    return time.perf_counter() - begin
+
+
+def bench_prysk(steps: int, workdir: Path) -> float:
+    test = workdir / "steps.t"
+    lines = ["  $ x=0"]
+    lines += [f"  $ {STEP}" for _ in range(steps)]
+    lines += ['  $ echo "$x"', f"  {steps}"]
+    test.write_text("\n".join(lines) + "\n")
+    prysk = sh.Command(str(Path(sys.executable).with_name("prysk")))
+    begin = time.perf_counter()
+    prysk("--shell=/bin/bash", str(test), _cwd=str(workdir))  # raises unless the test passes
+    return time.perf_counter() - begin
+
+
+def main() -> None:
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    table = Table(title=f"{steps} trivial steps (`{STEP}`)", title_justify="left")
+    for column in ("runner", "total", "per step"):
+        table.add_column(column, justify="left" if column == "runner" else "right")
+    with tempfile.TemporaryDirectory(prefix="meshdemo-bench-", dir=Path.cwd()) as tmp:
+        workdir = Path(tmp)
+        for name, bench in (
+            ("BashSession, step files in /dev/shm (what runs use)", bench_session_in_memory),
+            ("BashSession, step files on disk (project/.meshdemo)", bench_session),
+            ("bash -c per step (subprocess.run)", bench_popen),
+            ("bash -c per step (sh package)", bench_bash_c),
+            ("prysk (one .t file)", bench_prysk),
+        ):
+            elapsed = bench(steps, workdir)
+            table.add_row(name, f"{elapsed * 1000:.0f} ms", f"{elapsed / steps * 1000:.3f} ms")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
