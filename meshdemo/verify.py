@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 PROXY = "linkerd-proxy"
-DEFAULT_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = 240.0  # below the 300 s a step may take by default
 METRICS_TIMEOUT = 180.0
 METRICS_POLL = 5.0  # seconds between two `linkerd viz stat` while no traffic is measured yet
 
