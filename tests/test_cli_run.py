@@ -109,7 +109,8 @@ def test_bad_options_exit_2_before_running(project: Path, args: list[str], messa
     assert not (project / ".meshdemo" / "session").exists()
 
 
-def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_everything(tmp_path: Path, sig: signal.Signals) -> None:
     guide = tmp_path / "guide"
     (guide / "docs").mkdir(parents=True)
     (guide / "mkdocs.yml").write_text(
@@ -141,7 +142,7 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert (tmp_path / "ready").exists()
         time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import time
 
 from rich.console import Console
@@ -94,7 +95,8 @@ def result_line(result: StepResult) -> str:
 def summary_table(result: RunResult) -> Table:
     table = Table(title=f"Run {result.run_id}: {result.status}", title_justify="left")
     for column in ("step", "page:line", "status", "duration", "attempts"):
-        table.add_column(column, justify="right" if column in ("duration", "attempts") else "left")
+        right = column in ("duration", "attempts")
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
     for step_result in result.results:
         style, _ = STYLES.get(step_result.status, ("", "?"))
         ran = step_result.status not in (Status.SKIPPED, NOT_RUN)
@@ -152,17 +154,22 @@ def report_failure(
 
 
 def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
-    table = Table(title="Dry run: nothing is executed", title_justify="left")
-    for column in ("step", "page:line", "plan", "command"):
-        table.add_column(column)
+    """What would run, one line a step (plain aligned text: greppable; commands: `list`)."""
+    console.print("Dry run: nothing is executed.")
+    id_width = max(len(step.id) for step in steps)
+    where_width = max(len(step.location) for step in steps)
     for step in steps:
         decided = runner.skip_reason(step)
         plan = decided[1] if decided else "run"
         if not decided and step.options.skip_if:
             plan = f"run unless `{step.options.skip_if}`"
-        table.add_row(step.id, step.location, escape(plan), escape(step.first_line))
-    console.print(table)
+        line = f"{step.id:<{id_width}}  {step.location:<{where_width}}  {plan}"
+        console.print(escape(line), soft_wrap=True)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(args: argparse.Namespace) -> int:
@@ -186,6 +193,8 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         return dry_run(console, runner, steps)
+    # a stop request (CI cancelling a job) ends the run as Ctrl-C does: every process stopped
+    signal.signal(signal.SIGTERM, _interrupt)
     begin = time.monotonic()
     target = "an existing cluster" if args.kubeconfig else "the run's own cluster"
     console.print(
