@@ -403,7 +403,8 @@ class _PageReader:
                 heading = fences.heading_text(tokens[index + 1])
                 from markdown.extensions.toc import unique
 
-                heading_slug = unique(_slug(heading) or "section", heading_slugs)
+                # like MkDocs' toc: a repeated heading gets _1, _2 (then made an id)
+                heading_slug = unique(_slug(heading) or "section", heading_slugs).replace("_", "-")
                 content_since_fence = True
                 continue
             if token.type != "fence":
@@ -441,6 +442,12 @@ class _PageReader:
                 content_since_fence = True
                 continue
 
+            if info.words and (info.lang in BASH_LANGS + PYTHON_LANGS):
+                raise where.error(
+                    f"fence info {token.info.strip()!r}: python-markdown does not render a fence "
+                    "with bare words after the language; use the brace form "
+                    f'{{ .{info.lang} ... }} or key="value" options'
+                )
             kind = self._kind(info, classes)
             content_since_fence = False
             if kind is None:
@@ -482,8 +489,8 @@ class _PageReader:
             return Kind.SCREENSHOT
         if info.lang in BASH_LANGS:
             return Kind.BASH
-        # the blocks pytest-markdown-docs collects: python/py/python3, unless marked notest
-        if info.lang in PYTHON_LANGS and "notest" not in info.words:
+        # the blocks pytest-markdown-docs collects: python/py/python3
+        if info.lang in PYTHON_LANGS:
             return Kind.PYTHON
         return None
 

@@ -1,0 +1,218 @@
+"""load_project on real MkDocs fixture projects: order, nesting, macros, ids, options."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from meshdemo.model import Kind
+from meshdemo.project import load_project, page_stem
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def copy_fixture(name: str, tmp_path: Path) -> Path:
+    """A private copy of a fixture project; returns its mkdocs.yml."""
+    target = tmp_path / name
+    shutil.copytree(FIXTURES / name, target)
+    return target / "mkdocs.yml"
+
+
+def line_of(page: Path, text: str, occurrence: int = 1) -> int:
+    """1-based line of the n-th line of ``page`` that contains ``text`` (found, not assumed)."""
+    hits = [n for n, ln in enumerate(page.read_text().splitlines(), 1) if text in ln]
+    assert len(hits) >= occurrence, f"{text!r} not in {page}"
+    return hits[occurrence - 1]
+
+
+@pytest.fixture(scope="module")
+def basic():
+    return load_project(FIXTURES / "basic" / "mkdocs.yml")
+
+
+def test_pages_follow_nav_and_leave_out_pages_not_in_nav(basic):
+    assert [page.path for page in basic.pages] == ["index.md", "install/cli.md", "verify.md"]
+    assert all(step.page != "not-in-nav.md" for step in basic.steps)
+    # run order is page order, then order within the page
+    lines = [(s.page, s.line) for s in basic.steps]
+    order = {p.path: i for i, p in enumerate(basic.pages)}
+    assert lines == sorted(lines, key=lambda pl: (order[pl[0]], pl[1]))
+
+
+def test_without_nav_mkdocs_decides_the_order(tmp_path):
+    from mkdocs.config import load_config
+    from mkdocs.structure.files import get_files
+    from mkdocs.structure.nav import get_navigation
+
+    config_file = FIXTURES / "nonav" / "mkdocs.yml"
+    project = load_project(config_file)
+    config = load_config(str(config_file))
+    mkdocs_order = [p.file.src_uri for p in get_navigation(get_files(config), config).pages]
+    assert [p.path for p in project.pages] == mkdocs_order
+    # MkDocs puts index first and a folder's pages after the files beside it
+    assert [p.path for p in project.pages] == [
+        "index.md",
+        "alpha.md",
+        "zeta.md",
+        "guide/index.md",
+        "guide/beta.md",
+    ]
+
+
+def test_nested_fences_are_found_at_their_exact_lines(basic):
+    cli = FIXTURES / "basic" / "docs" / "install" / "cli.md"
+    by_command = {s.command.splitlines()[0]: s for s in basic.steps if s.page == "install/cli.md"}
+    expected = {
+        # in a content tab
+        "curl -sSfL https://run.linkerd.io/install-edge | sh": line_of(cli, "```bash", 1),
+        # in an admonition inside a tab (brace form)
+        "export LINKERD2_VERSION=edge-25.4.4": line_of(cli, "#pin-linkerd"),
+        # in a list item inside a tab
+        "brew install linkerd": line_of(cli, "```bash", 2),
+        # in a blockquote inside a collapsible admonition
+        "linkerd version --client": line_of(cli, "> ```bash"),
+        "linkerd viz tap deploy/web": line_of(cli, "stream="),
+    }
+    assert {cmd: step.line for cmd, step in by_command.items()} == expected
+
+
+def test_container_dedent_leaves_the_command_as_a_reader_copies_it(basic):
+    pin = next(s for s in basic.steps if s.id == "pin-linkerd")
+    assert pin.command == "export LINKERD2_VERSION=edge-25.4.4"
+    quoted = next(s for s in basic.steps if "version --client" in s.command)
+    assert quoted.command == "linkerd version --client"
+
+
+def test_line_numbers_count_the_front_matter(basic):
+    index = FIXTURES / "basic" / "docs" / "index.md"
+    first = basic.steps[0]
+    assert first.page == "index.md"
+    assert first.line == line_of(index, "```bash")
+    assert first.line > 4  # the page starts with three lines of front matter
+
+
+def test_macros_render_variables_and_yaml_data(basic):
+    commands = [s.command for s in basic.steps]
+    assert 'echo "hello from demo"' in commands  # extra: cluster_name
+    assert "export LINKERD2_VERSION=edge-25.4.4" in commands  # include_yaml versions.yml
+    create = next(s for s in basic.steps if s.id == "create-cluster")
+    assert create.options.skip_if == "kind get clusters | grep -qx demo"  # rendered too
+    assert not any("{{ cluster_name }}" in c for c in commands)
+
+
+def test_raw_block_keeps_a_go_template(basic):
+    step = next(s for s in basic.steps if "go-template" in s.command)
+    assert step.command == (
+        "kubectl get nodes -o go-template="
+        """'{{range .items}}{{.metadata.name}}{{"\\n"}}{{end}}'"""
+    )
+
+
+def test_kinds_options_and_expected_output(basic):
+    by_id = {s.id: s for s in basic.steps}
+    create = by_id["create-cluster"]
+    assert create.kind is Kind.BASH
+    assert create.options.timeout == 120
+    assert create.options.provision is True
+    tap = by_id["install-cli-tap"]
+    assert tap.options.stream == 5
+    assert by_id["pin-linkerd"].options.retry == 3
+    assert by_id["pin-linkerd"].options.retry_delay == 2
+    clean = by_id["verify-clean-up"]
+    assert clean.options.teardown is True and clean.options.exit is None
+    shot = by_id["dashboard"]
+    assert shot.kind is Kind.SCREENSHOT
+    assert shot.options.url == "http://localhost:50750/namespaces"
+    assert shot.options.image == "images/dashboard.png"
+    assert shot.options.wait_for == "table tbody tr"
+    assert shot.command == "The dashboard's namespaces"
+    python = [s for s in basic.steps if s.kind is Kind.PYTHON]
+    assert [s.command.splitlines()[0] for s in python] == ["import os"]
+    hello = by_id["index-welcome"]
+    assert hello.expected is not None
+    assert hello.expected.text == "hello from demo"
+    assert hello.expected.match == "contains"
+    assert hello.expected.title == "Example output"
+    index = FIXTURES / "basic" / "docs" / "index.md"
+    assert hello.expected.line == line_of(index, ".expected")
+
+
+def test_default_ids_come_from_page_and_heading(basic):
+    ids = [s.id for s in basic.steps]
+    assert ids == [
+        "index-welcome",
+        "create-cluster",
+        "index-create-the-cluster",
+        "install-cli-install-the-cli",
+        "pin-linkerd",
+        "install-cli-install-the-cli-2",
+        "install-cli-install-the-cli-3",
+        "install-cli-tap",
+        "verify-verify",
+        "dashboard",
+        "verify-clean-up",
+    ]
+    assert basic.steps[0].heading == "Welcome"
+    assert page_stem("Install/CLI_Tools.md") == "install-cli-tools"
+
+
+def test_a_block_added_above_renames_nothing_under_other_headings(tmp_path):
+    config_file = copy_fixture("basic", tmp_path)
+    before = {(s.page, s.command): s.id for s in load_project(config_file).steps}
+    index = config_file.parent / "docs" / "index.md"
+    text = index.read_text()
+    # a new block at the top of the page, under the first heading
+    text = text.replace("Plain text", "```bash\necho new\n```\n\nPlain text", 1)
+    index.write_text(text)
+    after = load_project(config_file)
+    after_ids = {(s.page, s.command): s.id for s in after.steps}
+    renamed = {key for key in before if before[key] != after_ids[key]}
+    assert renamed == {("index.md", 'echo "hello from demo"')}  # same heading: now -2
+    assert after_ids[("index.md", "echo new")] == "index-welcome"
+
+
+def test_repeated_headings_get_their_own_ids(tmp_path):
+    config_file = copy_fixture("minimal", tmp_path)
+    page = config_file.parent / "docs" / "second.md"
+    page.write_text(
+        "# Second\n\n## Check\n\n```bash\necho a\n```\n\n## Check\n\n```bash\necho b\n```\n"
+    )
+    ids = [s.id for s in load_project(config_file).steps if s.page == "second.md"]
+    assert ids == ["second-check", "second-check-1"]
+
+
+def test_brace_values_keep_spaces_and_pipes(tmp_path):
+    config_file = copy_fixture("minimal", tmp_path)
+    page = config_file.parent / "docs" / "second.md"
+    page.write_text(
+        "# Second\n\n"
+        """``` { .bash #quoted skip-if='kind get clusters | grep -q "^demo$"' """
+        """skip="not on a laptop, really" }\necho b\n```\n"""
+    )
+    step = next(s for s in load_project(config_file).steps if s.id == "quoted")
+    assert step.options.skip_if == 'kind get clusters | grep -q "^demo$"'
+    assert step.options.skip == "not on a laptop, really"
+
+
+def test_the_fixture_fences_are_the_ones_mkdocs_renders(tmp_path, mkdocs_build):
+    """Cross-check the container rules against the real site: same code blocks on each page."""
+    import re
+
+    from meshdemo import fences
+
+    config_file = copy_fixture("basic", tmp_path)
+    site = tmp_path / "site"
+    result = mkdocs_build(config_file, site)
+    assert result.returncode == 0, result.stderr
+    project = load_project(config_file)
+    for page in project.pages:
+        stem = page.path.removesuffix(".md").removesuffix("index")
+        html = (site / stem / "index.html").read_text()
+        blocks = re.findall(r'<div (?:id="[^"]*" )?class="(?:[\w-]+ )*highlight"', html)
+        parsed = [t for t in fences.parse(page.markdown) if t.type == "fence"]
+        assert len(blocks) == len(parsed), page.path
+        for step in page.steps:
+            if step.kind is Kind.BASH:  # each command's first word is in the page
+                assert step.command.split()[0] in html
