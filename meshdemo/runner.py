@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -98,6 +99,20 @@ class Event:
     step: Step | None = None
     result: StepResult | None = None
     run: RunResult | None = None
+
+
+def _relabel(output: str, path: Path, step: Step) -> str:
+    """Errors name the page and its line, not the scratch file the step ran from.
+
+    bash says ``FILE: line N:``, Python ``File "FILE", line N``; the step's first line is the
+    line after its opening fence, so line N of the file is line ``step.line + N`` of the page.
+    """
+    if str(path) not in output:
+        return output
+    pattern = re.compile(re.escape(str(path)) + r'(?P<sep>: line |", line )(?P<n>\d+)')
+    return pattern.sub(
+        lambda m: f"{step.page}{m.group('sep')}{step.line + int(m.group('n'))}", output
+    )
 
 
 def _now() -> str:
@@ -350,11 +365,16 @@ class Runner:
 
     def _judge(self, step: Step, run: StepRun) -> StepResult:
         options = step.options
+        output = run.output
+        if step.kind == Kind.PYTHON:
+            output = _relabel(output, self.workdir / "python" / f"{step.id}.py", step)
+        elif run.step_file is not None:
+            output = _relabel(output, run.step_file, step)
         result = StepResult(
             step,
             Status.FAILED,
             exit_status=run.status,
-            output=mask(run.output),
+            output=mask(output),
             started_at=run.started_at,
             duration=run.duration,
         )

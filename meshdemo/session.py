@@ -78,6 +78,7 @@ class StepRun:
     duration: float  # seconds
     pgid: int | None = None  # background steps: the job's process group
     log: Path | None = None  # background steps: where the output goes
+    step_file: Path | None = None  # the file the step ran from (bash names it in errors)
 
 
 def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
@@ -454,6 +455,7 @@ class BashSession:
             output=_read_output(out_file),
             started_at=started_at,
             duration=duration,
+            step_file=step_file,
         )
 
     def _abort(self, seq: int, since: int, tick: Callable[[], None] | None) -> str | None:

@@ -444,3 +444,15 @@ def test_environment_names(tmp_path: Path) -> None:
     env = Runner(project).environment()
     assert env["MESHDEMO_PYTHON"] == os.sys.executable  # type: ignore[attr-defined]
     assert "MESHDEMO_EXISTING_CLUSTER" not in env
+
+
+def test_errors_name_the_page_line_not_the_scratch_file(tmp_path: Path) -> None:
+    steps = [make_step("syntax", "echo fine\nif then", line=4)]
+    result, _ = run(tmp_path, steps)
+    syntax = result.results[0]
+    assert syntax.status == Status.FAILED
+    assert "guide.md: line 6: syntax error" in syntax.output
+    steps = [make_step("py", "x = 0\n\n1 / x", kind=Kind.PYTHON, line=10)]
+    result, _ = run(tmp_path / "2", steps)
+    assert 'File "guide.md", line 13' in result.results[0].output
+    assert "ZeroDivisionError" in result.results[0].output
