@@ -9,146 +9,27 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from meshdemo import verify
 
+sys.path.insert(0, str(Path(__file__).parent / "doubles"))
+from fake_kube import FakeKube, deployment, kubeconfig_for, meshed_books_cluster, pod, serve
+
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLES = ROOT / "tests" / "doubles"
-
-
-# -- the fake API server ------------------------------------------------------------------------
-
-
-def deployment(name: str, wanted: int, available: int, *, replicas: int | None = None,
-               updated: int | None = None, generation: int = 1, observed: int = 1) -> dict:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "ns", "generation": generation,
-                     "resourceVersion": "10"},
-        "spec": {
-            "replicas": wanted,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                         "spec": {"containers": [{"name": name, "image": "x"}]}},
-        },
-        "status": {
-            "observedGeneration": observed,
-            "replicas": wanted if replicas is None else replicas,
-            "updatedReplicas": wanted if updated is None else updated,
-            "availableReplicas": available,
-        },
-    }
-
-
-def pod(name: str, *, containers=("app",), init=(), terminating=False, phase="Running") -> dict:
-    init_containers = []
-    for spec in init:
-        entry = {"name": spec[0], "image": "x"}
-        if spec[1]:
-            entry["restartPolicy"] = spec[1]
-        init_containers.append(entry)
-    metadata = {"name": name, "namespace": "ns"}
-    if terminating:
-        metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {"containers": [{"name": c, "image": "x"} for c in containers],
-                 "initContainers": init_containers},
-        "status": {"phase": phase},
-    }
-
-
-class FakeKube:
-    """The canned state: lists per namespace, and watch events to stream after a list."""
-
-    def __init__(self) -> None:
-        self.deployments: dict[str, list[dict]] = {}
-        self.pods: dict[str, list[dict]] = {}
-        self.watch_events: dict[str, list[dict]] = {}
-        self.requests: list[tuple[str, dict]] = []
-
-
-def make_handler(kube: FakeKube):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            kube.requests.append((url.path, query))
-            parts = url.path.strip("/").split("/")
-            if url.path.startswith("/apis/apps/v1/namespaces/") and parts[-1] == "deployments":
-                namespace = parts[4]
-                if query.get("watch") in ("true", "True", "1"):
-                    return self.stream(namespace, float(query.get("timeoutSeconds", "5")))
-                return self.send_json({"apiVersion": "apps/v1", "kind": "DeploymentList",
-                                       "metadata": {"resourceVersion": "10"},
-                                       "items": kube.deployments.get(namespace, [])})
-            if url.path.startswith("/api/v1/namespaces/") and parts[-1] == "pods":
-                return self.send_json({"apiVersion": "v1", "kind": "PodList",
-                                       "metadata": {"resourceVersion": "10"},
-                                       "items": kube.pods.get(parts[3], [])})
-            return self.send_json({"kind": "Status", "code": 404, "message": "not found"}, 404)
-
-        def send_json(self, data: dict, code: int = 200) -> None:
-            body = json.dumps(data).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def stream(self, namespace: str, timeout: float) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            events = kube.watch_events.pop(namespace, [])
-            for event in events:
-                line = (json.dumps(event) + "\n").encode()
-                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
-                self.wfile.flush()
-            if not events:
-                # like the real server: hold the watch open until its timeout (bounded here)
-                time.sleep(min(timeout, 2.0))
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
 
 
 @pytest.fixture
 def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     state = FakeKube()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    config = tmp_path / "kubeconfig"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake",
-                      "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
-        "users": [{"name": "fake", "user": {"token": "t"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-    }))
-    monkeypatch.setenv("KUBECONFIG", str(config))
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve(state) as url:
+        config = tmp_path / "kubeconfig"
+        config.write_text(json.dumps(kubeconfig_for(url)))
+        monkeypatch.setenv("KUBECONFIG", str(config))
+        yield state
 
 
 # -- deployments --------------------------------------------------------------------------------
@@ -267,12 +148,24 @@ def test_the_default_kubeconfig_is_never_used(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def meshed_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_books() -> FakeKube:
+    return meshed_books_cluster()
+
+
+@pytest.fixture
+def meshed_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_books: FakeKube):
     """A simulated cluster with Linkerd and viz, made by running the guide's own commands
-    against the doubles; linkerd installed in ~/.linkerd2/bin only (not on PATH)."""
+    against the doubles (linkerd installed in ~/.linkerd2/bin only, not on PATH); its API
+    server is the fake one, serving what the guide promises once Books is meshed."""
     home = tmp_path / "home"
     home.mkdir()
+    with serve(fake_books) as url:
+        yield from _meshed(tmp_path, monkeypatch, home, url)
+
+
+def _meshed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: Path, url: str):
     env = {
+        "MESHDEMO_DOUBLES_API_SERVER": url,
         "PATH": f"{DOUBLES / 'bin'}:/usr/bin:/bin",
         "HOME": str(home),
         "KUBECONFIG": str(tmp_path / "kubeconfig"),
@@ -292,7 +185,7 @@ linkerd viz install | kubectl apply -f - >/dev/null
     subprocess.run(["bash", "-c", script], env=env, check=True)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return home
+    yield home
 
 
 def test_success_rate_reads_viz_stat_json(meshed_cluster: Path):
@@ -324,3 +217,66 @@ def test_helpers_import_no_kubernetes_until_called():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ})
     assert out.stdout.strip() == "False"
+
+
+def guide_python_blocks() -> list:
+    from meshdemo.model import Kind
+    from meshdemo.project import load_project
+
+    return [s for s in load_project(ROOT / "mkdocs.yml").steps if s.kind == Kind.PYTHON]
+
+
+def run_block(code: str) -> subprocess.CompletedProcess[str]:
+    # as the engine runs a python step: the run's Python, a file of its own, the run's env
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120, check=False)
+
+
+def test_the_guide_has_verification_blocks_in_the_right_chapters():
+    pages = [step.page for step in guide_python_blocks()]
+    assert {"control-plane.md", "viz.md", "mesh.md", "debug.md", "fix.md"} <= set(pages)
+
+
+def test_the_guides_python_blocks_pass_on_a_meshed_cluster(meshed_cluster: Path):
+    # the state after the whole guide: retries annotated on books-create
+    subprocess.run(["kubectl", "-n", "booksapp", "annotate", "--overwrite",
+                    "httproutes.gateway.networking.k8s.io/books-create",
+                    "retry.linkerd.io/http=5xx"], check=True, capture_output=True)
+    for step in guide_python_blocks():
+        answer = run_block(step.command)
+        assert answer.returncode == 0, f"{step.location}: {answer.stderr}"
+
+
+def test_the_mesh_block_fails_when_a_pod_has_no_proxy(meshed_cluster: Path, fake_books):
+    fake_books.pods["booksapp"].append(pod("webapp-5d8f7c9b4-unmeshed"))
+    [block] = [s for s in guide_python_blocks() if s.page == "mesh.md"]
+    answer = run_block(block.command)
+    assert answer.returncode == 1
+    assert "pods without a proxy: ['webapp-5d8f7c9b4-unmeshed']" in answer.stderr
+
+
+def test_the_debug_block_fails_when_nothing_fails(meshed_cluster: Path, monkeypatch):
+    [block] = [s for s in guide_python_blocks() if s.page == "debug.md"]
+    monkeypatch.setenv("MESHDEMO_DOUBLE_SUCCESS", "1.0")
+    answer = run_block(block.command)
+    assert answer.returncode == 1 and "authors: 100% success" in answer.stderr
+
+
+def test_the_fix_block_fails_when_retries_change_nothing(meshed_cluster: Path):
+    [block] = [s for s in guide_python_blocks() if s.page == "fix.md"]
+    answer = run_block(block.command)  # no retry annotation: the same rate over 1 and 10 min
+    assert answer.returncode == 1 and "webapp: 74% in the last minute" in answer.stderr
+
+
+def test_markdown_docs_collects_the_blocks_and_skips_them_without_a_cluster(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KUBECONFIG", "MESHDEMO_REQUIRE_CLUSTER", "PYTEST_CURRENT_TEST")}
+    answer = subprocess.run(
+        [sys.executable, "-m", "pytest", "--markdown-docs", "docs/", "-q", "-rs",
+         "-p", "no:cacheprovider", f"--junit-xml={tmp_path / 'junit.xml'}"],
+        cwd=ROOT, capture_output=True, text=True, env=env, check=False, timeout=300,
+    )
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    count = len(guide_python_blocks())
+    assert f"{count} skipped" in answer.stdout
+    assert "KUBECONFIG is not set" in answer.stdout

@@ -185,7 +185,8 @@ def add_kind_context(path: Path, name: str) -> str:
     context = f"kind-{name}"
     config = read_kubeconfig(path)
     for key, entry in (
-        ("clusters", {"name": context, "cluster": {"server": "https://127.0.0.1:6443"}}),
+        ("clusters", {"name": context, "cluster": {"server": os.environ.get(
+            "MESHDEMO_DOUBLES_API_SERVER", "https://127.0.0.1:6443")}}),
         ("users", {"name": context, "user": {"token": "double"}}),
         ("contexts", {"name": context, "context": {"cluster": context, "user": context}}),
     ):
@@ -626,6 +627,9 @@ def viz(words: list[str], args: list[str], opts: dict[str, str]) -> None:
         # after the retries, a short window sees only the recovered rate, a long one a mix
         webapp = (0.96 if window in ("30s", "1m") else 0.81) if retried else 0.74
         rates = {"authors": 0.52, "books": 0.68, "traffic": None, "webapp": webapp}
+        if os.environ.get("MESHDEMO_DOUBLE_SUCCESS"):  # a healthy app: every rate the same
+            healthy = float(os.environ["MESHDEMO_DOUBLE_SUCCESS"])
+            rates = {name: None if rate is None else healthy for name, rate in rates.items()}
         namespace = opts.get("-n") or opts.get("--namespace") or "default"
         if opts.get("-o") == "json" or opts.get("--output") == "json":
             entries = [{"namespace": namespace, "kind": "deployment", "name": name,
