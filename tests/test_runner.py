@@ -456,3 +456,41 @@ def test_errors_name_the_page_line_not_the_scratch_file(tmp_path: Path) -> None:
     result, _ = run(tmp_path / "2", steps)
     assert 'File "guide.md", line 13' in result.results[0].output
     assert "ZeroDivisionError" in result.results[0].output
+
+
+def test_screenshot_step_takes_a_real_shot(tmp_path: Path, chromium_path: str) -> None:
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(
+        "<html><body><table><tbody><tr><td>books</td><td>85%</td></tr></tbody></table>"
+        "</body></html>"
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        shot = make_step(
+            "shot",
+            "The books deployment",
+            kind=Kind.SCREENSHOT,
+            page="viz/dashboard.md",
+            url=f"http://127.0.0.1:{server.server_address[1]}/",
+            image="images/books.png",
+            wait_for="table tbody tr",
+            width=640,
+            height=400,
+            timeout=60,
+        )
+        result, store = run(tmp_path / "project", [shot])
+    finally:
+        server.shutdown()
+    assert result.passed, result.results[0].note
+    image = tmp_path / "project" / "docs" / "viz" / "images" / "books.png"
+    assert image.read_bytes().startswith(b"\x89PNG")
+    capture = store.read("shot")
+    assert capture is not None and capture.artifact == "viz/images/books.png"
