@@ -201,3 +201,9 @@ def test_failure_diagnostics_use_the_runs_private_kubeconfig():
     live = load(GUIDE)["jobs"]["live"]
     [collect] = [s for s in live["steps"] if s.get("if") == "failure()"]
     assert f'KUBECONFIG="$PWD/.meshdemo/{DEFAULT_NAME}"' in collect["run"]
+
+
+def test_verification_blocks_cannot_skip_in_the_live_job():
+    live = load(GUIDE)["jobs"]["live"]
+    [run] = [s for s in live["steps"] if "--markdown-docs" in s.get("run", "")]
+    assert run["env"]["MESHDEMO_REQUIRE_CLUSTER"] == "1"

@@ -6,8 +6,9 @@
 2. Runs the whole guide with the engine (the same Runner as ``meshdemo run``) against the
    project's own kind cluster, or an existing one (``--kubeconfig F --context C``: no Docker
    or kind checks, no provisioning steps). A kind cluster left by an earlier demo is reused:
-   its context is exported again into the run's private kubeconfig first, so the guide's
-   create-cluster step (``skip-if``) can skip and every later step still reaches it.
+   the guide's create-cluster step skips (``skip-if``) and its next step, ``kind export
+   kubeconfig``, writes the context into the run's private kubeconfig again, so a fresh
+   checkout (or a removed ``.meshdemo/``) still reaches the cluster.
 3. Rebuilds the site (``mkdocs build --strict``) so the pages show this run's captures.
 
 By default a presenter keeps the cluster (``--cleanup never``) and is told how to open the
@@ -26,7 +27,6 @@ import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -43,44 +43,6 @@ from meshdemo.prerequisites import (
 from meshdemo.runner import Runner, select_steps
 
 VERSIONS_FILE = "versions.yml"
-KIND_TIMEOUT = 60.0
-
-
-def _has_context(kubeconfig: Path, context: str) -> bool:
-    import yaml
-
-    try:
-        document = yaml.safe_load(kubeconfig.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return False
-    contexts = document.get("contexts") if isinstance(document, dict) else None
-    return any(isinstance(c, dict) and c.get("name") == context for c in contexts or [])
-
-
-def reconnect_kind_cluster(
-    cluster: str, kubeconfig: Path, env: dict[str, str] | None = None
-) -> str | None:
-    """When kind already runs ``cluster`` but the run's kubeconfig lost its context (a fresh
-    checkout, a removed .meshdemo/), write it there again. Returns what was done, or None."""
-    env = dict(env or os.environ)
-    try:
-        listing = subprocess.run(
-            ["kind", "get", "clusters"], capture_output=True, text=True, env=env,
-            timeout=KIND_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if cluster not in listing.stdout.split() or _has_context(kubeconfig, f"kind-{cluster}"):
-        return None
-    kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-    export = subprocess.run(
-        ["kind", "export", "kubeconfig", "--name", cluster, "--kubeconfig", str(kubeconfig)],
-        capture_output=True, text=True, env=env, timeout=KIND_TIMEOUT,
-        stdin=subprocess.DEVNULL, check=False,
-    )
-    if export.returncode != 0:
-        return None
-    return f"reusing the kind cluster {cluster!r} of an earlier demo (context exported again)"
 
 
 def build_site(project: Project) -> subprocess.CompletedProcess[str]:
@@ -150,12 +112,6 @@ def main(args: argparse.Namespace) -> int:
     # bad --kubeconfig/--context raise here (exit 2), before anything runs
     runner = Runner(project, kubeconfig=args.kubeconfig, context=args.context,
                     cleanup=args.cleanup, capture=not args.no_capture, on_event=report)
-    if not existing and requirements.cluster_name:
-        done = reconnect_kind_cluster(requirements.cluster_name, runner.kubeconfig,
-                                      runner.environment())
-        if done:
-            console.print(escape(done))
-
     begin = time.monotonic()
     target = "an existing cluster" if existing else "the demo's kind cluster"
     console.print(
