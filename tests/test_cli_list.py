@@ -1,0 +1,63 @@
+"""meshdemo list: one step a line in run order, greppable, and light to start."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from meshdemo.project import load_project
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+def test_list_prints_every_step_in_run_order():
+    project = load_project(FIXTURES / "basic" / "mkdocs.yml")
+    result = run("-m", "meshdemo", "list", "-f", "mkdocs.yml", cwd=FIXTURES / "basic")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(project.steps)
+    for line, step in zip(lines, project.steps, strict=True):
+        step_id, location, rest = line.split(None, 2)
+        assert (step_id, location) == (step.id, step.location)
+        assert step.first_line.split()[0] in rest or step.options.url in rest
+    # piped output is plain text: no colour codes, no table borders
+    assert "\x1b[" not in result.stdout and "│" not in result.stdout
+    create = next(ln for ln in lines if ln.startswith("create-cluster "))
+    assert create.split()[1:] == ["index.md:24", "kind", "create", "cluster", "--name", "demo"]
+
+
+def test_list_shows_what_non_bash_steps_do():
+    result = run("-m", "meshdemo", "list", cwd=FIXTURES / "basic")
+    lines = {ln.split()[0]: ln for ln in result.stdout.splitlines()}
+    assert "[screenshot] http://localhost:50750/namespaces" in lines["dashboard"]
+    assert "[python] import os" in lines["verify-verify"]
+
+
+def test_list_imports_neither_kubernetes_nor_playwright():
+    code = (
+        "import json, sys\n"
+        "from meshdemo import cli\n"
+        "status = cli.main(['list', '-f', 'mkdocs.yml'])\n"
+        "roots = ('kubernetes', 'playwright')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in roots)\n"
+        "print(json.dumps({'status': status, 'heavy': heavy}), file=sys.stderr)\n"
+    )
+    result = run("-c", code, cwd=FIXTURES / "basic")
+    report = json.loads(result.stderr.strip().splitlines()[-1])
+    assert report == {"status": 0, "heavy": []}
+    assert result.stdout.count("\n") == len(load_project(FIXTURES / "basic" / "mkdocs.yml").steps)
