@@ -1,14 +1,15 @@
 """Reading fences the way the site renders them.
 
 markdown-it-py parses the page; two block rules teach it the containers of the guide that are
-not CommonMark: python-markdown admonitions (``!!! note``, ``??? note``, ``???+ note``, from
-mdit_py_plugins) and pymdownx.tabbed content tabs (``=== "Title"``, written here on the model of
-the admonition rule). Fences nested in lists, blockquotes, admonitions and tabs, to any depth,
-come out as ``fence`` tokens whose ``map`` gives their line.
+not CommonMark: python-markdown admonitions and pymdownx.details (``!!! note``, ``??? note``,
+``???+ note``) and pymdownx.tabbed content tabs (``=== "Title"``), both written on the model of
+mdit_py_plugins' admonition rule but with python-markdown's notion of where the body ends.
+Fences nested in lists, blockquotes, admonitions and tabs, to any depth, come out as ``fence``
+tokens whose ``map`` gives their line.
 
 Fence info strings come in two forms (pymdownx.superfences):
 
-* plain: ``bash``, ``python notest``, ``py title="x.py"``
+* plain: ``bash``, ``py title="x.py"``
 * brace (attr_list grammar): ``{ .bash #id key="value" key2='v w' bare=value .class }``
 
 ``parse_info`` reads both with a small strict tokenizer: anything it does not understand is an
@@ -18,12 +19,12 @@ error, never silently ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
-from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.utils import is_code_block
 
 
@@ -130,74 +131,74 @@ def parse_info(info: str) -> FenceInfo:
     return parsed
 
 
-# -- content tabs -------------------------------------------------------------------------------
+# -- containers -------------------------------------------------------------------------------
+#
+# python-markdown's rule for both: the body is every following line indented four spaces more
+# than the marker; blank lines do not end it, the first less indented non-blank line does.
+# (mdit_py_plugins.admon ends an admonition at two blank lines in a row, which python-markdown
+# does not, e.g. inside a fence with blank lines; hence one rule for both containers here.)
 
-_TAB_MARKERS = ("===!", "===+", "===")
+_TAB_RE = re.compile(r'(===[!+]?) +"(.*)" *$')
+_ADMONITION_RE = re.compile(r'(!!!|\?\?\?\+?) ?([\w\-]+(?: +[\w\-]+)*)(?: +"(.*?)")? *$')
 
 
-def _tab(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
-    """``=== "Title"`` followed by a body indented four spaces (pymdownx.tabbed)."""
-    if is_code_block(state, start_line):
-        return False
-    start = state.bMarks[start_line] + state.tShift[start_line]
-    maximum = state.eMarks[start_line]
-    line = state.src[start:maximum]
-    marker = next((m for m in _TAB_MARKERS if line.startswith(m)), None)
-    if marker is None:
-        return False
-    title = line[len(marker) :].strip()
-    if len(title) < 2 or title[0] != '"' or title[-1] != '"':
-        return False
-    if silent:
+def _container(name: str, pattern: re.Pattern[str]) -> Callable[..., bool]:
+    def rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+        if is_code_block(state, start_line):
+            return False
+        start = state.bMarks[start_line] + state.tShift[start_line]
+        match = pattern.match(state.src, start, state.eMarks[start_line])
+        if match is None:
+            return False
+        if silent:
+            return True
+
+        old = state.parentType, state.lineMax, state.blkIndent
+        body_indent = state.sCount[start_line] + 4
+        last_content = start_line
+        next_line = start_line + 1
+        while next_line < end_line:
+            blank = state.bMarks[next_line] + state.tShift[next_line] >= state.eMarks[next_line]
+            if not blank:
+                if state.sCount[next_line] < body_indent:
+                    break
+                last_content = next_line
+            next_line += 1
+        body_end = last_content + 1
+
+        token = state.push(f"{name}_open", "div", 1)
+        token.markup = match.group(1)
+        token.block = True
+        token.info = match.group(0)[len(match.group(1)) :].strip()
+        token.meta = {"groups": match.groups()}
+        token.map = [start_line, body_end]
+
+        state.parentType = name
+        state.blkIndent = body_indent
+        state.lineMax = body_end
+        state.md.block.tokenize(state, start_line + 1, body_end)
+
+        token = state.push(f"{name}_close", "div", -1)
+        token.markup = match.group(1)
+        token.block = True
+
+        state.parentType, state.lineMax, state.blkIndent = old
+        state.line = body_end
         return True
 
-    old_parent, old_line_max, old_indent = state.parentType, state.lineMax, state.blkIndent
-    # python-markdown: the body is what is indented four spaces more than the marker; blank
-    # lines inside the body do not end it, the first less indented non-blank line does
-    body_indent = state.sCount[start_line] + 4
-    next_line = start_line + 1
-    last_content = start_line
-    while next_line < end_line:
-        pos = state.bMarks[next_line] + state.tShift[next_line]
-        blank = pos >= state.eMarks[next_line]
-        if not blank:
-            if state.sCount[next_line] < body_indent:
-                break
-            last_content = next_line
-        next_line += 1
-    body_end = last_content + 1
-
-    state.parentType = "tab"
-    state.blkIndent = body_indent
-    state.lineMax = body_end
-
-    token = state.push("tab_open", "div", 1)
-    token.markup = marker
-    token.block = True
-    token.info = title[1:-1]
-    token.content = title[1:-1]
-    token.map = [start_line, body_end]
-
-    state.md.block.tokenize(state, start_line + 1, body_end)
-
-    token = state.push("tab_close", "div", -1)
-    token.markup = marker
-    token.block = True
-
-    state.parentType, state.lineMax, state.blkIndent = old_parent, old_line_max, old_indent
-    state.line = body_end
-    return True
+    return rule
 
 
-def tabbed_plugin(md: MarkdownIt) -> None:
-    md.block.ruler.before(
-        "fence", "tab", _tab, {"alt": ["paragraph", "reference", "blockquote", "list"]}
-    )
+def containers_plugin(md: MarkdownIt) -> None:
+    """Admonitions (``!!!``, ``???``, ``???+``) and content tabs (``===``) as block rules."""
+    alt = {"alt": ["paragraph", "reference", "blockquote", "list"]}
+    md.block.ruler.before("fence", "admonition", _container("admonition", _ADMONITION_RE), alt)
+    md.block.ruler.before("fence", "tab", _container("tab", _TAB_RE), alt)
 
 
 def make_parser() -> MarkdownIt:
     """A CommonMark parser that also knows admonitions and content tabs."""
-    return MarkdownIt("commonmark").use(admon_plugin).use(tabbed_plugin)
+    return MarkdownIt("commonmark").use(containers_plugin)
 
 
 _parser: MarkdownIt | None = None
