@@ -468,6 +468,8 @@ class _PageReader:
                 derived_counts[base] = count
                 step_id = base if count == 1 else f"{base}-{count}"
             command = token.content[:-1] if token.content.endswith("\n") else token.content
+            if kind is not Kind.SCREENSHOT and not command.strip():
+                raise where.error(f"empty {kind} step: the fence has no command")
             step = Step(
                 id=step_id,
                 kind=kind,
@@ -532,6 +534,14 @@ def _replace(step: Step, **changes: Any) -> Step:
 # -- the project ---------------------------------------------------------------------------------
 
 
+def _macros_plugin(config: Any) -> Any | None:
+    """The project's mkdocs-macros plugin, under whatever name mkdocs.yml gives it."""
+    for plugin in (config.plugins or {}).values():
+        if type(plugin).__module__.split(".")[0] == "mkdocs_macros":
+            return plugin
+    return None
+
+
 def load_project(config_file: str | Path) -> Project:
     """Read an MkDocs project: its pages in nav order and their steps, validated.
 
@@ -549,7 +559,7 @@ def load_project(config_file: str | Path) -> Project:
         _missing_nav_pages(nav, config_path)
 
         macros = None
-        plugin = config.plugins.get("macros") if config.plugins else None
+        plugin = _macros_plugin(config)
         if plugin is not None:
             macros = _Macros(plugin, config, config_path)
             macros.nav(nav, config, files)

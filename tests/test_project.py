@@ -216,3 +216,20 @@ def test_the_fixture_fences_are_the_ones_mkdocs_renders(tmp_path, mkdocs_build):
         for step in page.steps:
             if step.kind is Kind.BASH:  # each command's first word is in the page
                 assert step.command.split()[0] in html
+
+
+def test_lines_stay_right_below_a_macro_include(tmp_path):
+    config_file = copy_fixture("minimal", tmp_path)
+    docs = config_file.parent / "docs"
+    (docs / "partial.md").write_text("Partial one.\n\nPartial three.\n\nPartial five.\n")
+    page = docs / "second.md"
+    page.write_text(
+        '# Second\n\n{% include "partial.md" %}\n\nMore text.\n\n'
+        "```bash\necho {{ greeting }}\n```\n"
+    )
+    project = load_project(config_file)
+    step = next(s for s in project.steps if s.page == "second.md")
+    assert step.command == "echo hello"
+    assert step.line == line_of(page, "```bash")  # the include added 4 lines above it
+    rendered = next(p for p in project.pages if p.path == "second.md").markdown
+    assert "Partial five." in rendered

@@ -51,7 +51,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def fence_page(info: str, body: str = "echo hi") -> str:
-    """A page whose bad fence opens on line 5."""
+    """A page whose bad fence opens on line 5 (a fence named #blank has a blank body)."""
+    if "#blank" in info:
+        body = "   "
     return f"# Second\n\nSome text.\n\n```{info}\n{body}\n```\n"
 
 
