@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
+from meshdemo.captures import Capture, CaptureStore, RunRecord, Status, write_atomically
 from meshdemo.kubeconfig import private_kubeconfig
 from meshdemo.model import Kind, Project, Step
 from meshdemo.normalize import compare
@@ -47,6 +47,15 @@ from meshdemo.session import BashSession, Outcome, StepRun, scratch_dir
 CLEANUP_POLICIES = ("always", "on-success", "never")
 NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
 TOOL_VERSION_TIMEOUT = 10.0
+STATE_FILE = "state.sh"  # the shell state a run ended with (exported variables, functions, cwd)
+# the run's own environment: never taken from a restored state
+PINNED_ENV = (
+    "KUBECONFIG",
+    "MESHDEMO_RUN_DIR",
+    "MESHDEMO_PYTHON",
+    "MESHDEMO_RUN_ID",
+    "MESHDEMO_EXISTING_CLUSTER",
+)
 BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as started
 
 
@@ -145,6 +154,7 @@ class Runner:
         capture: bool = True,
         on_event: Callable[[Event], None] | None = None,
         background_check: float = BACKGROUND_CHECK,
+        resume: bool = False,
     ):
         if cleanup not in CLEANUP_POLICIES:
             raise ValueError(f"cleanup must be one of {CLEANUP_POLICIES}, not {cleanup!r}")
@@ -153,6 +163,8 @@ class Runner:
         self.capture = capture
         self.on_event = on_event
         self.background_check = background_check
+        self.resume = resume
+        self.session_restored = False
         self.existing_cluster = kubeconfig is not None
         self.run_dir = project.run_dir
         # bad --kubeconfig/--context fail here, before anything runs
@@ -165,6 +177,7 @@ class Runner:
         self.session: BashSession | None = None
         self._backgrounds: dict[int, tuple[StepResult, Capture | None]] = {}
         self.workdir = self.run_dir / "session"
+        self.state_file = self.run_dir / STATE_FILE
 
     # -- environment and life cycle -------------------------------------------------------------
 
@@ -186,8 +199,14 @@ class Runner:
             shutil.rmtree(self.run_dir / "session", ignore_errors=True)
             # in memory when possible: a step's files live for one step (see scratch_dir)
             self.workdir = scratch_dir(f"meshdemo-{self.run_id}-") or self.run_dir / "session"
+            state = self.state_file if self.resume and self.state_file.is_file() else None
+            self.session_restored = state is not None
             self.session = BashSession(
-                self.workdir, cwd=self.project.root, env=self.environment()
+                self.workdir,
+                cwd=self.project.root,
+                env=self.environment(),
+                state=state,
+                pinned=PINNED_ENV,
             ).start()
             self._emit(Event("run-start"))
         return self
@@ -207,6 +226,10 @@ class Runner:
                         self._write(capture)
             finally:
                 session.close()
+                # the shell's last state, for `meshdemo run --from` (resume=True) next time
+                if session.saved_state.is_file():
+                    write_atomically(self.state_file, session.saved_state.read_bytes())
+                    self.state_file.chmod(0o600)
                 if self.workdir.parent != self.run_dir:
                     shutil.rmtree(self.workdir, ignore_errors=True)
 

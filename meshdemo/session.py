@@ -221,6 +221,9 @@ class BashSession:
 
     ``workdir`` receives the step files, the output files, the background logs and the saved
     state; ``cwd`` and ``env`` are the shell's starting directory and environment.
+    ``state``: a state file saved by an earlier session (:attr:`saved_state`) to start from
+    (how ``meshdemo run --from`` resumes); ``pinned``: names of ``env`` whose values win over
+    what that state restores (the run's own KUBECONFIG, ids, paths).
     """
 
     def __init__(
@@ -230,6 +233,8 @@ class BashSession:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         bash: str = "bash",
+        state: Path | None = None,
+        pinned: Iterable[str] = (),
     ):
         self.workdir = Path(workdir)
         self.cwd = Path(cwd) if cwd else Path.cwd()
@@ -241,7 +246,8 @@ class BashSession:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self.backgrounds: dict[int, Path] = {}  # pgid -> log of running background steps
-        self._background_pids: set[int] = set()
+        self.pinned = tuple(pinned)
+        self._running: int | None = None  # the sequence number of the step running now
         self.subreaper = enable_subreaper()
         self._children_before = {p.pid for p in _processes().values() if p.ppid == os.getpid()}
         for sub in ("steps", "out", "logs"):
@@ -250,6 +256,13 @@ class BashSession:
         self._state_file = self.workdir / "state.sh"
         self._state_file.unlink(missing_ok=True)
         self._abort_file.unlink(missing_ok=True)
+        if state is not None and Path(state).is_file():
+            self._state_file.write_bytes(Path(state).read_bytes())
+
+    @property
+    def saved_state(self) -> Path:
+        """Where the shell's EXIT trap saves its state (exported variables, functions, cwd)."""
+        return self._state_file
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -296,6 +309,11 @@ class BashSession:
         ]
         if self._state_file.exists():
             prologue.append(f"source {state} >/dev/null 2>&1")
+            for name in self.pinned:
+                value = self.env.get(name)
+                prologue.append(
+                    f"export {name}={q(value)}" if value is not None else f"unset {name}"
+                )
         prologue.append(f"printf '%s %s\\n' {self.salt} ready")
         self._send("\n".join(prologue) + "\n")
         if self._read_marker(time.monotonic() + 10) is None:
@@ -327,6 +345,11 @@ class BashSession:
             return
         _LIVE_SHELLS.discard(proc.pid)
         if proc.poll() is None:
+            if self._running is not None:
+                # interrupted mid-step (Ctrl-C): the step's remaining lines must not run
+                self._abort_file.write_text(f"{self._running}\n")
+                _signal(proc.pid, signal.SIGUSR1, group=False)
+                self._running = None
             terminate(descendants(proc.pid), protect={proc.pid})
             with contextlib.suppress(OSError):
                 proc.stdin.close()  # type: ignore[union-attr]
@@ -436,11 +459,14 @@ class BashSession:
             f" printf '%s %s\\n' {self.salt} \"$?\"\n"
         )
         outcome = Outcome.EXITED
+        self._running = seq
         try:
             value = self._read_marker(deadline, tick)
         except TimeoutError:
             outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
             value = self._abort(seq, since, tick)
+        # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
+        self._running = None
         duration = time.monotonic() - begin
         if value is None:
             outcome = Outcome.SHELL_EXITED

@@ -85,6 +85,11 @@ def test_selection_by_from_to_and_only(project: Path) -> None:
     captures = project / "docs" / "captures"
     names = sorted(p.name for p in captures.glob("*.json"))
     assert names == ["after.json", "maybe-fail.json", "run.json"]
+    # --from resumes with the shell state of the last run: greet needs DEMO_NAME from setup
+    assert meshdemo(project).returncode == 0
+    resumed = meshdemo(project, "--from", "greet", "--to", "greet")
+    assert resumed.returncode == 0, resumed.stdout
+    assert "shell state restored" in resumed.stdout
     only = meshdemo(project, "--only", "cleanup.md")
     assert only.returncode == 0
     assert (captures / "delete-cluster.json").exists()

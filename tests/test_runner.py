@@ -494,3 +494,22 @@ def test_screenshot_step_takes_a_real_shot(tmp_path: Path, chromium_path: str) -
     assert image.read_bytes().startswith(b"\x89PNG")
     capture = store.read("shot")
     assert capture is not None and capture.artifact == "viz/images/books.png"
+
+
+def test_resume_starts_from_the_last_runs_shell_state(tmp_path: Path) -> None:
+    first = [make_step("setup", "export LINKERD_HOME=/opt/l5d; PATH=/opt/l5d/bin:$PATH; cd docs")]
+    result, _ = run(tmp_path, first)
+    assert result.passed
+    second = [make_step("use", 'echo "$LINKERD_HOME ${PATH%%:*} $(basename "$PWD") $KUBECONFIG"')]
+    project = make_project(tmp_path, second)
+    runner = Runner(project, resume=True)
+    resumed = runner.run(second)
+    assert runner.session_restored
+    assert resumed.results[0].output.split() == [
+        "/opt/l5d",
+        "/opt/l5d/bin",
+        "docs",
+        str(tmp_path / ".meshdemo" / "kubeconfig"),
+    ]
+    fresh = Runner(project).run(second)
+    assert fresh.results[0].output.split()[0] != "/opt/l5d"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def test_timeout_kills_the_step_tree_and_keeps_state(session: BashSession, tmp_p
         f"sleep 60 & echo $! > {a}\n"
         f"sh -c 'sleep 61 & echo $! > {b}; wait'\n"
         "echo must-not-run\n",
-        timeout=1,
+        timeout=2,
     )
     assert result.outcome == Outcome.TIMED_OUT
     assert result.status == 124
@@ -173,3 +174,33 @@ def test_a_late_abort_signal_never_cuts_the_next_step(session: BashSession) -> N
     assert session.pid is not None
     os.kill(session.pid, signal.SIGUSR1)  # no abort file names a step: the trap does nothing
     assert session.run("echo a; echo b").output == "a\nb\n"
+
+
+def test_interrupted_step_runs_no_further_line(tmp_path: Path) -> None:
+    after = tmp_path / "after"
+    shell = BashSession(tmp_path / "run", cwd=tmp_path).start()
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            shell.run(f"sleep 30\ntouch {after}", tick=interrupt)
+    finally:
+        shell.close()
+    assert not after.exists()
+    # the shell ended normally and saved its state on the way out
+    assert "cd " in shell.saved_state.read_text()
+
+
+def test_a_saved_state_starts_a_new_session(tmp_path: Path) -> None:
+    with BashSession(tmp_path / "one", cwd=tmp_path) as first:
+        first.run("export TOOL_HOME=/opt/tool KUBECONFIG=/old; helper() { echo helped; }; cd /")
+    saved = tmp_path / "state.sh"
+    saved.write_bytes(first.saved_state.read_bytes())
+    env = {**os.environ, "KUBECONFIG": "/new"}
+    with BashSession(
+        tmp_path / "two", cwd=tmp_path, env=env, state=saved, pinned=["KUBECONFIG"]
+    ) as second:
+        output = second.run('echo "$TOOL_HOME $KUBECONFIG"; helper; pwd').output
+    assert output == "/opt/tool /new\nhelped\n/\n"

@@ -190,6 +190,8 @@ def main(args: argparse.Namespace) -> int:
         cleanup=args.cleanup,
         capture=capture,
         on_event=report,
+        # resuming: start from the shell state the last run ended with (its exports, PATH, cd)
+        resume=args.from_id is not None,
     )
     if args.dry_run:
         return dry_run(console, runner, steps)
@@ -206,6 +208,8 @@ def main(args: argparse.Namespace) -> int:
     console.print()
     console.print(summary_table(result))
     console.print(f"{result.status} in {_duration(time.monotonic() - begin)}")
+    if runner.resume and runner.session_restored:
+        console.print(f"[dim]shell state restored from {escape(str(runner.state_file))}[/]")
     if not capture:
         console.print("[dim]--no-capture: nothing was written under docs/[/]")
     if result.status == Status.INTERRUPTED:
