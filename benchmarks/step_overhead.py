@@ -24,6 +24,8 @@ import sh
 from rich.console import Console
 from rich.table import Table
 
+from meshdemo.model import Kind, Page, Project, Step
+from meshdemo.runner import Runner
 from meshdemo.session import BashSession, scratch_dir
 
 STEP = "x=$((x+1))"
@@ -49,6 +51,29 @@ def bench_session_in_memory(steps: int, workdir: Path) -> float:
         return bench_session(steps, workdir, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def bench_runner(steps: int, workdir: Path) -> float:
+    """The whole engine per step: options, masking, judging (captures off: no docs/ writes)."""
+    project_root = workdir / "project"
+    (project_root / "docs").mkdir(parents=True, exist_ok=True)
+    plan = [
+        Step(id=f"s{n}", kind=Kind.BASH, page="bench.md", line=n, command=STEP)
+        for n in range(steps)
+    ]
+    project = Project(
+        config_file=project_root / "mkdocs.yml",
+        root=project_root,
+        docs_dir=project_root / "docs",
+        pages=(Page("bench.md", project_root / "docs" / "bench.md", None, "", tuple(plan)),),
+    )
+    runner = Runner(project, capture=False)
+    with runner:
+        begin = time.perf_counter()
+        for step in plan:
+            assert runner.execute(step).status == "passed"
+        elapsed = time.perf_counter() - begin
+    return elapsed
 
 
 def bench_popen(steps: int, workdir: Path) -> float:
@@ -88,6 +113,7 @@ def main() -> None:
         for name, bench in (
             ("BashSession, step files in /dev/shm (what runs use)", bench_session_in_memory),
             ("BashSession, step files on disk (project/.meshdemo)", bench_session),
+            ("Runner.execute (whole engine, captures off)", bench_runner),
             ("bash -c per step (subprocess.run)", bench_popen),
             ("bash -c per step (sh package)", bench_bash_c),
             ("prysk (one .t file)", bench_prysk),
