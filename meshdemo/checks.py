@@ -155,8 +155,53 @@ def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
     return problems
 
 
+def _lang(info: str) -> str | None:
+    from meshdemo import fences
+
+    try:
+        return fences.parse_info(info).lang
+    except fences.InfoError:
+        return None
+
+
+def pages_outside_nav(project: Project) -> list[Problem]:
+    """Pages MkDocs builds but the nav leaves out: their bash blocks would never run."""
+    from mkdocs.config import load_config
+    from mkdocs.structure.files import get_files
+
+    from meshdemo import fences
+    from meshdemo.project import quiet_mkdocs
+
+    listed = {page.path for page in project.pages}
+    problems: list[Problem] = []
+    with quiet_mkdocs():
+        files = get_files(load_config(str(project.config_file)))
+    for file in files.documentation_pages():
+        # pages marked not_in_nav in mkdocs.yml are left out on purpose
+        if file.src_uri in listed or not file.inclusion.is_in_nav():
+            continue
+        try:
+            tokens = fences.parse(file.content_string)
+        except (OSError, ValueError):
+            continue
+        bash = [t for t in tokens if t.type == "fence" and _lang(t.info) == "bash"]
+        if bash:
+            assert bash[0].map is not None
+            problems.append(
+                Problem(
+                    display_path(file.abs_src_path),
+                    bash[0].map[0] + 1,
+                    f"page not in nav: its {len(bash)} bash block(s) never run",
+                    severity="warning",
+                )
+            )
+    return problems
+
+
 def check_project(project: Project) -> list[Problem]:
     """Everything ``meshdemo check`` reports for a project that loaded."""
-    return shellcheck_steps(project.steps) + stale_captures(
-        project, CaptureStore(project.captures_dir)
+    return (
+        shellcheck_steps(project.steps)
+        + stale_captures(project, CaptureStore(project.captures_dir))
+        + pages_outside_nav(project)
     )

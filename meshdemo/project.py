@@ -382,6 +382,7 @@ class _PageReader:
     path: Path
     source: str
     rendered: str
+    docs_dir: Path
     steps: list[Step] = field(default_factory=list)
 
     def read(self) -> list[Step]:
@@ -455,6 +456,10 @@ class _PageReader:
                 previous_fence_is_step = False
                 continue
             options = _step_options(where, kind, info)
+            if options.image is not None:
+                image = (self.path.parent / options.image).resolve()
+                if not image.is_relative_to(self.docs_dir.resolve()):
+                    raise where.error(f'image="{options.image}": outside docs_dir')
             if info.id is not None:
                 if not ID_RE.fullmatch(info.id):
                     raise where.error(
@@ -594,7 +599,7 @@ def load_project(config_file: str | Path) -> Project:
                     raise ParseError(
                         error.message, display_path(path), line + front if line else None
                     ) from None
-            reader = _PageReader(file.src_uri, path, raw, rendered)
+            reader = _PageReader(file.src_uri, path, raw, rendered, docs_dir)
             steps = reader.read()
             for step in steps:
                 if step.id in seen_ids:

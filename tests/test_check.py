@@ -146,3 +146,17 @@ def test_an_unreadable_capture_is_a_problem(tmp_path):
     problems = stale_captures(project, CaptureStore(project.captures_dir))
     assert [p.path.endswith("broken.json") for p in problems] == [True]
     assert "unreadable capture" in problems[0].message
+
+
+def test_a_page_left_out_of_the_nav_is_reported(tmp_path, monkeypatch):
+    config_file = copy_fixture("basic", tmp_path)
+    monkeypatch.chdir(config_file.parent)
+    # the fixture marks the page not_in_nav on purpose; without that, its steps are lost
+    text = config_file.read_text()
+    config_file.write_text(text.replace("not_in_nav: |\n  not-in-nav.md\n", ""))
+    page = config_file.parent / "docs" / "not-in-nav.md"
+    problems = check_project(load_project(config_file))
+    assert [(p.path, p.line) for p in problems] == [
+        ("docs/not-in-nav.md", line_of(page, "```bash"))
+    ]
+    assert "page not in nav" in problems[0].message

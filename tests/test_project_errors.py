@@ -86,6 +86,7 @@ BAD_FENCES = [
     ),
     ('{ .screenshot url="http://localhost:8080/" image="/abs.png" }', "relative path"),
     ('{ .screenshot url="http://localhost:8080/" image="x.gif" }', "relative path"),
+    ('{ .screenshot url="http://localhost:8080/" image="../x.png" }', "outside docs_dir"),
     ('{ .screenshot url="http://localhost:8080/" image="x.png" exit="1" }', "unknown attribute"),
     ('{ .bash url="http://localhost:8080/" }', "unknown attribute 'url'"),
     ('{ .yaml timeout="5" }', "not a step"),
