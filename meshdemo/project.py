@@ -75,15 +75,31 @@ def display_path(path: Path | str) -> str:
 # -- logging -----------------------------------------------------------------------------------
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
-def quiet_mkdocs() -> Iterator[None]:
-    """MkDocs and its plugins log warnings meant for a site build; we report our own errors."""
+def quiet_mkdocs() -> Iterator[list[logging.LogRecord]]:
+    """Keep MkDocs' and its plugins' log lines (meant for a site build) off the terminal.
+
+    The warnings and errors are collected instead, for error messages that need them.
+    """
     logger = logging.getLogger("mkdocs")
+    collect = _Collect()
     old_level, old_propagate = logger.level, logger.propagate
-    logger.setLevel(logging.CRITICAL + 1)
+    logger.addHandler(collect)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
     try:
-        yield
+        yield collect.records
     finally:
+        logger.removeHandler(collect)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
 
@@ -127,15 +143,22 @@ def _load_config(config_file: Path) -> Any:
 
     if not config_file.is_file():
         raise ConfigError("no such MkDocs configuration file", display_path(config_file))
-    try:
-        with quiet_mkdocs():
+    with quiet_mkdocs() as logged:
+        try:
             return load_config(str(config_file))
-    except MkDocsException as error:
-        raise ConfigError(
-            f"invalid MkDocs configuration: {error}", display_path(config_file)
-        ) from error
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read: {error}", display_path(config_file)) from error
+        except MkDocsException as error:
+            # load_config logs what is wrong, then raises a bare "Aborted ..."
+            details = [r.getMessage() for r in logged if r.levelno >= logging.ERROR]
+            message = "; ".join(details) or str(error)
+            cause = error.__cause__ or error.__context__
+            mark = getattr(cause, "problem_mark", None)  # a YAML syntax error knows its line
+            raise ConfigError(
+                f"invalid MkDocs configuration: {message}",
+                display_path(config_file),
+                mark.line + 1 if mark is not None else None,
+            ) from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise ConfigError(f"cannot read: {error}", display_path(config_file)) from error
 
 
 def _missing_nav_pages(nav: Any, config_file: Path) -> None:

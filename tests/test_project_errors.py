@@ -208,7 +208,14 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_unreadable_config_file(project: Path) -> None:
-    (project / "mkdocs.yml").write_text("site_name: [unclosed\n")
+    (project / "mkdocs.yml").write_text("site_name: demo\nnav:\n  - [unclosed\n")
     result = meshdemo("list", cwd=project)
     assert result.returncode == 2
-    assert "mkdocs.yml" in result.stderr
+    assert "mkdocs.yml:4: invalid MkDocs configuration" in result.stderr  # where YAML gave up
+
+
+def test_invalid_config_value_says_what_is_wrong(project: Path) -> None:
+    (project / "mkdocs.yml").write_text("site_name: demo\nnav: 5\n")
+    result = meshdemo("list", cwd=project)
+    assert result.returncode == 2
+    assert "mkdocs.yml: invalid MkDocs configuration: Config value 'nav'" in result.stderr
