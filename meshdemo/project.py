@@ -562,6 +562,36 @@ def _replace(step: Step, **changes: Any) -> Step:
 # -- the project ---------------------------------------------------------------------------------
 
 
+def read_page_steps(
+    page: str, rendered: str, *, source: str | None = None, docs_dir: Path | str | None = None
+) -> list[Step]:
+    """The steps of one page already rendered by macros (e.g. in an MkDocs hook).
+
+    ``page`` is the path relative to docs_dir; ``source`` the page file's text, to give lines
+    in the file (front matter counted) rather than in ``rendered``. Ids are unique within the
+    page only: ``load_project`` checks them across the project. Raises ParseError.
+    """
+    root = Path(docs_dir) if docs_dir is not None else Path.cwd()
+    text = source if source is not None else rendered
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    steps = _PageReader(page, root / page, text, rendered, root).read()
+    _unique_ids(steps, {})
+    return steps
+
+
+def _unique_ids(steps: list[Step], seen: dict[str, Step]) -> None:
+    for step in steps:
+        if step.id in seen:
+            first = seen[step.id]
+            raise ParseError(
+                f"duplicate step id {step.id!r} (first at {first.location}); "
+                "give one of them an explicit #id",
+                display_path(step.source) if step.source else step.page,
+                step.line,
+            )
+        seen[step.id] = step
+
+
 def _macros_plugin(config: Any) -> Any | None:
     """The project's mkdocs-macros plugin, under whatever name mkdocs.yml gives it."""
     for plugin in (config.plugins or {}).values():
@@ -624,16 +654,7 @@ def load_project(config_file: str | Path) -> Project:
                     ) from None
             reader = _PageReader(file.src_uri, path, raw, rendered, docs_dir)
             steps = reader.read()
-            for step in steps:
-                if step.id in seen_ids:
-                    first = seen_ids[step.id]
-                    raise ParseError(
-                        f"duplicate step id {step.id!r} (first at {first.location}); "
-                        "give one of them an explicit #id",
-                        display_path(path),
-                        step.line,
-                    )
-                seen_ids[step.id] = step
+            _unique_ids(steps, seen_ids)
             pages.append(
                 Page(
                     path=file.src_uri,

@@ -233,3 +233,14 @@ def test_lines_stay_right_below_a_macro_include(tmp_path):
     assert step.line == line_of(page, "```bash")  # the include added 4 lines above it
     rendered = next(p for p in project.pages if p.path == "second.md").markdown
     assert "Partial five." in rendered
+
+
+def test_read_page_steps_matches_load_project(basic):
+    from meshdemo.project import read_page_steps
+
+    page = next(p for p in basic.pages if p.path == "index.md")
+    docs = FIXTURES / "basic" / "docs"
+    steps = read_page_steps(
+        "index.md", page.markdown, source=(docs / "index.md").read_text(), docs_dir=docs
+    )
+    assert steps == list(page.steps)
