@@ -78,6 +78,8 @@ def _attributes(text: str, start: int, info: FenceInfo, *, braces: bool) -> None
                     raise InfoError(f"two ids: #{info.id} and #{name}")
                 info.id = name
             pos = match.end()
+            if pos < end and not text[pos].isspace() and text[pos] != "}":
+                raise InfoError(f"unexpected {text[pos]!r} after {char}{name}")
             continue
         match = _KEY.match(text, pos)
         if not match:

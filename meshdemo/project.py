@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -409,6 +409,8 @@ class _PageReader:
     steps: list[Step] = field(default_factory=list)
 
     def read(self) -> list[Step]:
+        from markdown.extensions.toc import unique
+
         tokens = fences.parse(self.rendered)
         lines = self.rendered.splitlines()
         line_of = LineMap(self.source, self.rendered)
@@ -425,8 +427,6 @@ class _PageReader:
         for index, token in enumerate(tokens):
             if token.type == "heading_open":
                 heading = fences.heading_text(tokens[index + 1])
-                from markdown.extensions.toc import unique
-
                 # like MkDocs' toc: a repeated heading gets _1, _2 (then made an id)
                 heading_slug = unique(_slug(heading) or "section", heading_slugs).replace("_", "-")
                 content_since_fence = True
@@ -462,7 +462,7 @@ class _PageReader:
                     raise where.error("a screenshot has no expected output")
                 if step.expected is not None:
                     raise where.error(f"the step at {step.location} already has an expected output")
-                self.steps[step_index] = _replace(step, expected=expected)
+                self.steps[step_index] = replace(step, expected=expected)
                 content_since_fence = True
                 continue
 
@@ -551,12 +551,6 @@ def _check_plain_fence(where: _Where, info: fences.FenceInfo) -> None:
             f"step option {misplaced[0]!r} on a {info.lang or 'plain'} fence, which is not a "
             "step (steps are bash, python and .screenshot fences)"
         )
-
-
-def _replace(step: Step, **changes: Any) -> Step:
-    from dataclasses import replace
-
-    return replace(step, **changes)
 
 
 # -- the project ---------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ def test_plain_forms() -> None:
         ("{ .bash #a #b }", "two ids"),
         ('{ .bash k="1" k="2" }', "given twice"),
         ("{ .bash @x }", "unexpected '@'"),
+        ("{ .bash #my.id }", "unexpected '.' after #my"),
     ],
 )
 def test_brace_form_errors(info: str, message: str) -> None:
