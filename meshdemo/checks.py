@@ -116,6 +116,22 @@ def shellcheck_steps(steps: list[Step] | tuple[Step, ...]) -> list[Problem]:
     return problems
 
 
+def python_syntax(steps: list[Step] | tuple[Step, ...]) -> list[Problem]:
+    """Compile every python step (nothing runs): a syntax error at its page:line."""
+    problems: list[Problem] = []
+    for step in steps:
+        if step.kind is not Kind.PYTHON or step.options.skip is not None:
+            continue
+        try:
+            compile(step.command, step.location, "exec", dont_inherit=True)
+        except SyntaxError as error:
+            line = step.line + (error.lineno or 1)
+            problems.append(
+                Problem(_step_path(step), line, f"python: {error.msg}", step_id=step.id)
+            )
+    return problems
+
+
 def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
     """Captures whose command changed since they were taken, and captures of removed steps."""
     steps = {step.id: step for step in project.steps}
@@ -202,6 +218,7 @@ def check_project(project: Project) -> list[Problem]:
     """Everything ``meshdemo check`` reports for a project that loaded."""
     return (
         shellcheck_steps(project.steps)
+        + python_syntax(project.steps)
         + stale_captures(project, CaptureStore(project.captures_dir))
         + pages_outside_nav(project)
     )

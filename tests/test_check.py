@@ -12,7 +12,12 @@ import pytest
 
 from meshdemo import cli
 from meshdemo.captures import Capture, CaptureStore
-from meshdemo.checks import check_project, find_shellcheck, shellcheck_steps, stale_captures
+from meshdemo.checks import (
+    check_project,
+    find_shellcheck,
+    shellcheck_steps,
+    stale_captures,
+)
 from meshdemo.model import command_hash
 from meshdemo.project import load_project
 
@@ -160,3 +165,18 @@ def test_a_page_left_out_of_the_nav_is_reported(tmp_path, monkeypatch):
         ("docs/not-in-nav.md", line_of(page, "```bash"))
     ]
     assert "page not in nav" in problems[0].message
+
+
+def test_python_steps_are_compiled_not_run(tmp_path):
+    config_file = copy_fixture("minimal", tmp_path)
+    page = config_file.parent / "docs" / "second.md"
+    marker = tmp_path / "ran"
+    page.write_text(
+        "# Second\n\n```python\n"
+        f"open({str(marker)!r}, 'w').write('x')\n"
+        "if True print('missing colon')\n```\n"
+    )
+    problems = check_project(load_project(config_file))
+    assert [(p.line, p.step_id) for p in problems] == [(5, "second-second")]
+    assert problems[0].message.startswith("python: ")
+    assert not marker.exists()
