@@ -107,19 +107,19 @@ def quiet_mkdocs() -> Iterator[list[logging.LogRecord]]:
 # -- mkdocs.yml ----------------------------------------------------------------------------------
 
 
-def _nav_lines(config_file: Path) -> dict[str, int]:
-    """1-based line of each page reference under ``nav:`` in mkdocs.yml (first occurrence).
+def _nav_lines(config_file: Path, depth: int = 0) -> tuple[Path, dict[str, int]]:
+    """The file that holds ``nav:`` and the 1-based line of each page reference in it.
 
-    yaml.compose builds nodes without constructing them, so MkDocs' own tags (!ENV,
-    !!python/name:...) need no constructor here.
+    Follows ``INHERIT:`` when the file itself has no nav. yaml.compose builds nodes without
+    constructing them, so MkDocs' own tags (!ENV, !!python/name:...) need no constructor.
     """
     try:
         root = yaml.compose(config_file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, yaml.YAMLError):
-        return {}
+        return config_file, {}
     lines: dict[str, int] = {}
     if not isinstance(root, yaml.MappingNode):
-        return lines
+        return config_file, lines
 
     def visit(node: yaml.Node) -> None:
         if isinstance(node, yaml.ScalarNode):
@@ -131,10 +131,14 @@ def _nav_lines(config_file: Path) -> dict[str, int]:
             for _key, value in node.value:
                 visit(value)
 
-    for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "nav":
-            visit(value)
-    return lines
+    keys = {key.value: value for key, value in root.value if isinstance(key, yaml.ScalarNode)}
+    if "nav" in keys:
+        visit(keys["nav"])
+        return config_file, lines
+    parent = keys.get("INHERIT")
+    if isinstance(parent, yaml.ScalarNode) and depth < 10:
+        return _nav_lines(config_file.parent / str(parent.value), depth + 1)
+    return config_file, lines
 
 
 def _load_config(config_file: Path) -> Any:
@@ -171,9 +175,11 @@ def _missing_nav_pages(nav: Any, config_file: Path) -> None:
         scheme, netloc, *_ = urlsplit(link.url)
         if scheme or netloc or link.url.startswith("/"):
             continue
-        line = _nav_lines(config_file).get(link.url)
+        nav_file, lines = _nav_lines(config_file)
         raise ConfigError(
-            f"nav entry {link.url!r} names no page in docs_dir", display_path(config_file), line
+            f"nav entry {link.url!r} names no page in docs_dir",
+            display_path(nav_file),
+            lines.get(link.url),
         )
 
 

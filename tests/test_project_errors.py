@@ -201,6 +201,21 @@ def test_nav_entry_without_a_page_names_its_line(project: Path) -> None:
     assert f"mkdocs.yml:{line}: nav entry 'gone.md' names no page" in result.stderr
 
 
+def test_nav_entry_without_a_page_in_an_inherited_config(project: Path) -> None:
+    base = project / "base.yml"
+    text = (
+        (project / "mkdocs.yml")
+        .read_text()
+        .replace("  - Second: second.md\n", "  - Gone: gone.md\n")
+    )
+    base.write_text(text)
+    (project / "mkdocs.yml").write_text("INHERIT: base.yml\nsite_name: child\n")
+    line = text.splitlines().index("  - Gone: gone.md") + 1
+    result = meshdemo("list", cwd=project)
+    assert result.returncode == 2
+    assert f"base.yml:{line}: nav entry 'gone.md' names no page" in result.stderr
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     result = meshdemo_program("list", "-f", "nowhere/mkdocs.yml", cwd=tmp_path)
     assert result.returncode == 2
