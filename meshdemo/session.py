@@ -98,13 +98,33 @@ def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
         return None
 
 
-def enable_subreaper() -> bool:
-    """Make orphaned descendants children of this process (Linux only; harmless to repeat)."""
+PR_GET_CHILD_SUBREAPER = 37
+_OPEN_SESSIONS: set[int] = set()  # sessions not closed yet: the subreaper flag is on for them
+_SUBREAPER_BEFORE: list[int] = []  # the flag as it was before the first session turned it on
+
+
+def _prctl(option: int, value: int | ctypes.c_int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def enable_subreaper() -> bool:
+    """Make orphaned descendants children of this process (Linux only; harmless to repeat)."""
+    if not _SUBREAPER_BEFORE:
+        before = ctypes.c_int(0)
+        _prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(before))  # type: ignore[arg-type]
+        _SUBREAPER_BEFORE.append(before.value)
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def restore_subreaper() -> None:
+    """Turn the flag back off once no session is open: orphans of unrelated work done later
+    in this process (a test suite, a browser) must not pile up here as zombies."""
+    if _SUBREAPER_BEFORE and not _OPEN_SESSIONS:
+        _prctl(PR_SET_CHILD_SUBREAPER, _SUBREAPER_BEFORE.pop())
 
 
 @dataclass(frozen=True)
@@ -249,6 +269,7 @@ class BashSession:
         self.pinned = tuple(pinned)
         self._running: int | None = None  # the sequence number of the step running now
         self.subreaper = enable_subreaper()
+        _OPEN_SESSIONS.add(id(self))
         self._children_before = {p.pid for p in _processes().values() if p.ppid == os.getpid()}
         for sub in ("steps", "out", "logs"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
@@ -332,6 +353,8 @@ class BashSession:
         finally:
             self._stop_shell()
             self.kill_leftovers()
+            _OPEN_SESSIONS.discard(id(self))
+            restore_subreaper()
 
     def __enter__(self) -> BashSession:
         return self.start()
@@ -505,6 +528,16 @@ class BashSession:
             self._stop_shell()
             value = None
         self._abort_file.unlink(missing_ok=True)
+        # Wait until bash has reaped the jobs it lost: it reports a killed job ("[1]+
+        # Terminated") when it reaps it, into whatever output is redirected at that moment;
+        # reaped now, while it waits for input, the report goes to the session log instead of
+        # into the next step's output.
+        jobs = [p.pid for p in victims if p.ppid == shell]
+        deadline = time.monotonic() + 1.0
+        while value is not None and time.monotonic() < deadline:
+            if not any(os.path.exists(f"/proc/{pid}") for pid in jobs):
+                break
+            time.sleep(0.005)
         return value
 
     def _step_processes(self, shell: int) -> list[_Proc]:

@@ -204,3 +204,20 @@ def test_a_saved_state_starts_a_new_session(tmp_path: Path) -> None:
     ) as second:
         output = second.run('echo "$TOOL_HOME $KUBECONFIG"; helper; pwd').output
     assert output == "/opt/tool /new\nhelped\n/\n"
+
+
+def test_the_subreaper_flag_lasts_only_while_a_session_is_open(tmp_path: Path) -> None:
+    import ctypes
+
+    from meshdemo import session as module
+
+    def flag() -> int:
+        value = ctypes.c_int(-1)
+        assert module._prctl(module.PR_GET_CHILD_SUBREAPER, ctypes.byref(value))
+        return value.value
+
+    before = flag()
+    shell = BashSession(tmp_path / "run", cwd=tmp_path).start()
+    assert flag() == 1
+    shell.close()
+    assert flag() == before
