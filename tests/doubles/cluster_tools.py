@@ -30,10 +30,12 @@ import fcntl
 import http.server
 import json
 import os
+import re
 import shlex
 import signal
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,13 +111,16 @@ def cluster_state() -> Iterator[dict]:
         os.replace(tmp, path)
 
 
-def failure_switch(tool: str, args: list[str]) -> str | None:
-    """The MESHDEMO_DOUBLES_FAIL entry matching this call, if any."""
+def failure_switch(tool: str, args: list[str], late: bool = False) -> str | None:
+    """The MESHDEMO_DOUBLES_FAIL entry matching this call, if any. An entry starting with
+    ``late:`` fails the call only after it printed its normal output (a crash half-way)."""
     words = [tool, *args]
     for switch in os.environ.get("MESHDEMO_DOUBLES_FAIL", "").split(";"):
-        wanted = shlex.split(switch)
-        if wanted and words[: len(wanted)] == wanted:
-            return switch.strip()
+        switch = switch.strip()
+        is_late = switch.startswith("late:")
+        wanted = shlex.split(switch.removeprefix("late:"))
+        if is_late == late and wanted and words[: len(wanted)] == wanted:
+            return switch
     return None
 
 
@@ -185,8 +190,17 @@ def add_kind_context(path: Path, name: str) -> str:
     context = f"kind-{name}"
     config = read_kubeconfig(path)
     for key, entry in (
-        ("clusters", {"name": context, "cluster": {"server": os.environ.get(
-            "MESHDEMO_DOUBLES_API_SERVER", "https://127.0.0.1:6443")}}),
+        (
+            "clusters",
+            {
+                "name": context,
+                "cluster": {
+                    "server": os.environ.get(
+                        "MESHDEMO_DOUBLES_API_SERVER", "https://127.0.0.1:6443"
+                    )
+                },
+            },
+        ),
         ("users", {"name": context, "user": {"token": "double"}}),
         ("contexts", {"name": context, "context": {"cluster": context, "user": context}}),
     ):
@@ -221,11 +235,15 @@ def connected_cluster(tool: str, kubeconfig: str | None, context: str | None) ->
     if not name or name not in contexts:
         if context:
             die(f'error: context "{context}" does not exist')
-        die("The connection to the server localhost:8080 was refused - did you specify the "
-            "right host or port?")
+        die(
+            "The connection to the server localhost:8080 was refused - did you specify the "
+            "right host or port?"
+        )
     if not name.startswith("kind-") or name[5:] not in clusters:
-        die(f"Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection "
-            f"refused (context {name})")
+        die(
+            f"Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection "
+            f"refused (context {name})"
+        )
     return name[5:]
 
 
@@ -241,8 +259,10 @@ def kind(args: list[str]) -> None:
     elif words[:2] == ["create", "cluster"]:
         with cluster_state() as state:
             if name in state["clusters"]:
-                die(f'ERROR: failed to create cluster: node(s) already exist for a cluster with '
-                    f'the name "{name}"')
+                die(
+                    f"ERROR: failed to create cluster: node(s) already exist for a cluster with "
+                    f'the name "{name}"'
+                )
             state["clusters"][name] = {"image": opts.get("--image"), "config": opts.get("--config")}
         image = opts.get("--image") or f"kindest/node:{NODE_VERSION}"
         print(f'Creating cluster "{name}" ...', file=sys.stderr)
@@ -284,7 +304,7 @@ def kind(args: list[str]) -> None:
         if existed:
             print(f'Deleted nodes: ["{name}-control-plane"]', file=sys.stderr)
     else:
-        die(f"ERROR: unknown command {' '.join(args)!r} for \"kind\" (test double)")
+        die(f'ERROR: unknown command {" ".join(args)!r} for "kind" (test double)')
 
 
 def parse_flags(args: list[str]) -> dict[str, str]:
@@ -305,12 +325,34 @@ def parse_flags(args: list[str]) -> dict[str, str]:
 
 # -------------------------------------------------------------------------------------- kubectl
 
-KUBECTL_VALUE_FLAGS = {"-n", "--namespace", "--context", "--kubeconfig", "-o", "--output", "-f",
-                       "--filename", "-l", "--selector", "--for", "--timeout", "--field-manager",
-                       "-p", "--patch", "--type", "--image", "--replicas", "-c", "--container"}
+KUBECTL_VALUE_FLAGS = {
+    "-n",
+    "--namespace",
+    "--context",
+    "--kubeconfig",
+    "-o",
+    "--output",
+    "-f",
+    "--filename",
+    "-l",
+    "--selector",
+    "--for",
+    "--timeout",
+    "--field-manager",
+    "-p",
+    "--patch",
+    "--type",
+    "--image",
+    "--replicas",
+    "-c",
+    "--container",
+}
 
 
-def split_kubectl(args: list[str]) -> tuple[list[str], dict[str, list[str]], set[str]]:
+def split_kubectl(
+    args: list[str], value_flags: set[str] | None = None
+) -> tuple[list[str], dict[str, list[str]], set[str]]:
+    value_flags = KUBECTL_VALUE_FLAGS if value_flags is None else value_flags
     words: list[str] = []
     values: dict[str, list[str]] = {}
     switches: set[str] = set()
@@ -321,7 +363,7 @@ def split_kubectl(args: list[str]) -> tuple[list[str], dict[str, list[str]], set
             key, eq, value = arg.partition("=")
             if eq:
                 values.setdefault(key, []).append(value)
-            elif key in KUBECTL_VALUE_FLAGS and i + 1 < len(args):
+            elif key in value_flags and i + 1 < len(args):
                 values.setdefault(key, []).append(args[i + 1])
                 i += 1
             else:
@@ -354,8 +396,18 @@ def kubectl(args: list[str]) -> None:
             die("error: unknown flag: --short\nSee 'kubectl version --help' for usage.")
         if output == "json" and "--client" in switches:
             major, minor = KUBECTL_VERSION.lstrip("v").split(".")[:2]
-            print(json.dumps({"clientVersion": {"major": major, "minor": minor,
-                                                "gitVersion": KUBECTL_VERSION}}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "clientVersion": {
+                            "major": major,
+                            "minor": minor,
+                            "gitVersion": KUBECTL_VERSION,
+                        }
+                    },
+                    indent=2,
+                )
+            )
             return
         print(f"Client Version: {KUBECTL_VERSION}\nKustomize Version: v5.7.1")
         if "--client" not in switches:
@@ -379,8 +431,11 @@ def kubectl(args: list[str]) -> None:
     cluster = connected_cluster("kubectl", first("--kubeconfig"), first("--context"))
     verb = words[0] if words else ""
     if verb == "apply":
-        apply(values.get("-f", []) + values.get("--filename", []), namespace,
-              server_side="--server-side" in switches)
+        apply(
+            values.get("-f", []) + values.get("--filename", []),
+            namespace,
+            server_side="--server-side" in switches,
+        )
     elif verb == "create" and words[1:2] in (["ns"], ["namespace"]):
         name = words[2] if len(words) > 2 else die("error: exactly one NAME is required")
         if "--dry-run" in values or "--dry-run" in switches:
@@ -416,8 +471,18 @@ def kubectl(args: list[str]) -> None:
     elif verb == "delete":
         for word in words[1:]:
             print(f'{word} "deleted"')
-    elif verb in ("describe", "logs", "label", "patch", "scale", "exec", "port-forward",
-                  "cluster-info", "top", "events"):
+    elif verb in (
+        "describe",
+        "logs",
+        "label",
+        "patch",
+        "scale",
+        "exec",
+        "port-forward",
+        "cluster-info",
+        "top",
+        "events",
+    ):
         print(f"({verb}: test double, nothing to show)")
     else:
         die(f'error: unknown command "{verb}" for "kubectl" (test double)')
@@ -439,10 +504,17 @@ def apply(sources: list[str], namespace: str, server_side: bool) -> None:
             docs = []
             mark_list = [f"url:{source}"]
             if "gateway-api" in source:
-                for crd in ("gatewayclasses", "gateways", "httproutes", "grpcroutes",
-                            "referencegrants"):
-                    print(f"customresourcedefinition.apiextensions.k8s.io/"
-                          f"{crd}.gateway.networking.k8s.io {verb}")
+                for crd in (
+                    "gatewayclasses",
+                    "gateways",
+                    "httproutes",
+                    "grpcroutes",
+                    "referencegrants",
+                ):
+                    print(
+                        f"customresourcedefinition.apiextensions.k8s.io/"
+                        f"{crd}.gateway.networking.k8s.io {verb}"
+                    )
         else:
             path = Path(source)
             if not path.exists():
@@ -489,8 +561,83 @@ def deployment(name: str, namespace: str, replicas: int = 1) -> dict:
     }
 
 
+def _path_values(value: object, path: str) -> list[object]:
+    """Evaluate a kubectl JSONPath path (.a.b[*].c, [0], [?(@.k=="v")]) on ``value``."""
+    values = [value]
+    for part in re.findall(r"\.([\w-]+)|\[([^\]]+)\]", path):
+        name, index = part
+        found: list[object] = []
+        for item in values:
+            if name:
+                if isinstance(item, dict) and name in item:
+                    found.append(item[name])
+            elif index == "*":
+                found.extend(item if isinstance(item, list) else [])
+            elif index.isdigit():
+                if isinstance(item, list) and int(index) < len(item):
+                    found.append(item[int(index)])
+            else:
+                match = re.fullmatch(r'\?\(@\.([\w-]+)=="([^"]*)"\)', index)
+                if match and isinstance(item, list):
+                    found.extend(i for i in item if isinstance(i, dict)
+                                 and i.get(match.group(1)) == match.group(2))
+        values = found
+    return values
+
+
+def jsonpath(template: str, document: dict) -> str:
+    """The subset of kubectl's JSONPath templates the guide uses: {range X}...{end},
+    {"literal"}, {.path}; several results of one path are joined by spaces."""
+    tokens = re.findall(r"\{([^{}]*)\}|([^{}]+)", template)
+
+    def render(tokens: list[tuple[str, str]], scope: object) -> str:
+        out, i = [], 0
+        while i < len(tokens):
+            expr, text = tokens[i]
+            if text:
+                out.append(text)
+            elif expr.startswith("range "):
+                depth, j = 1, i + 1
+                while depth:
+                    depth += tokens[j][0].startswith("range ") - (tokens[j][0] == "end")
+                    j += 1
+                for item in _path_values(scope, expr[6:].strip()):
+                    out.append(render(tokens[i + 1 : j - 1], item))
+                i = j - 1
+            elif expr.startswith('"'):
+                out.append(json.loads(expr))
+            elif expr != "end":
+                out.append(" ".join(str(v) for v in _path_values(scope, expr)))
+            i += 1
+        return "".join(out)
+
+    return render(tokens, document)
+
+
+def canned_objects(what: str, namespace: str) -> list[dict]:
+    """What `kubectl get` lists, from what was applied (pods meshed once injected)."""
+    with cluster_state() as state:
+        applied = list(state["applied"])
+    injected = "injected" in applied
+    if what.startswith(("pod", "po")):
+        init = [{"name": "linkerd-init"}, {"name": "linkerd-proxy", "restartPolicy": "Always"}]
+        return [{"metadata": {"name": f"{name}-6c8b9d5f7d-x2x9q", "namespace": namespace},
+                 "spec": {"initContainers": init if injected else [],
+                          "containers": [{"name": name}]}} for name in BOOKS]
+    if what.startswith("httproute"):
+        accepted = {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}
+        return [{"metadata": {"name": name}, "status": accepted}
+                for name in ("books-create", "books-delete", "books-list")
+                if "file:books-routes.yaml" in applied]
+    return []
+
+
 def get(words: list[str], namespace: str, output: str | None, cluster: str) -> None:
     what = words[0] if words else ""
+    if output and output.startswith("jsonpath="):
+        items = canned_objects(what, namespace)
+        print(jsonpath(output[len("jsonpath="):], {"items": items}), end="")
+        return
     if what in ("node", "nodes", "no"):
         print("NAME                     STATUS   ROLES           AGE   VERSION")
         print(f"{cluster}-control-plane   Ready    control-plane   2m    {NODE_VERSION}")
@@ -501,12 +648,16 @@ def get(words: list[str], namespace: str, output: str | None, cluster: str) -> N
         for name in names:
             print(f"{name:<13} Active   1m")
     elif what in ("deploy", "deployment", "deployments", "deploy,svc", "all") and output in (
-        "yaml", "json"
+        "yaml",
+        "json",
     ):
         items = [deployment(name, namespace, 3 if name == "webapp" else 1) for name in BOOKS]
         doc = {"apiVersion": "v1", "kind": "List", "items": items}
-        print(json.dumps(doc, indent=1) if output == "json" or yaml is None
-              else yaml.safe_dump(doc, sort_keys=False))
+        print(
+            json.dumps(doc, indent=1)
+            if output == "json" or yaml is None
+            else yaml.safe_dump(doc, sort_keys=False)
+        )
     elif what in ("deploy", "deployment", "deployments", "all"):
         print("NAME      READY   UP-TO-DATE   AVAILABLE   AGE")
         for name in BOOKS:
@@ -536,7 +687,7 @@ def manifest(mark: str, kinds: list[tuple[str, str, str]]) -> str:
             meta += f"  namespace: {namespace}\n"
         docs.append(
             f"---\n# Source: test double of linkerd ({mark})\napiVersion: v1\nkind: {kind_name}\n"
-            f"metadata:\n{meta}  annotations:\n    {DOUBLE_MARK}: \"{mark}\"\n"
+            f'metadata:\n{meta}  annotations:\n    {DOUBLE_MARK}: "{mark}"\n'
         )
     return "".join(docs)
 
@@ -548,8 +699,14 @@ def require(mark: str, message: str) -> None:
         die(message)
 
 
+LINKERD_VALUE_FLAGS = {"-n", "--namespace", "-t", "--time-window", "-o", "--output", "--port",
+                       "--address", "--show", "--context", "--kubeconfig", "--method", "--to",
+                       "--from", "-l", "--selector", "--wait", "--path", "--authority"}
+
+
 def linkerd(args: list[str]) -> None:
-    words = [a for a in args if not a.startswith("-")]
+    # positional words only: global and command flags may come anywhere (-n NS check --proxy)
+    words, _values, _switches = split_kubectl(args, LINKERD_VALUE_FLAGS)
     opts = parse_flags(args)
     if args[:1] == ["version"]:
         print(f"Client version: {linkerd_version()}")
@@ -565,64 +722,104 @@ def linkerd(args: list[str]) -> None:
         for doc in docs:
             template = doc.setdefault("spec", {}).setdefault("template", {})
             template.setdefault("metadata", {}).setdefault("annotations", {})[
-                "linkerd.io/inject"] = "enabled"
-            print(f'\n{str(doc.get("kind", "")).lower()} "{doc["metadata"]["name"]}" injected',
-                  file=sys.stderr)
+                "linkerd.io/inject"
+            ] = "enabled"
+            doc.setdefault("metadata", {}).setdefault("annotations", {})[DOUBLE_MARK] = "injected"
+            print(
+                f'\n{str(doc.get("kind", "")).lower()} "{doc["metadata"]["name"]}" injected',
+                file=sys.stderr,
+            )
         print(yaml.safe_dump_all(docs, sort_keys=False) if yaml else json.dumps(docs))
         return
     connected_cluster("linkerd", opts.get("--kubeconfig"), opts.get("--context"))
     if words[:1] == ["check"] and "--pre" in args:
-        require("gateway-api", "\u00d7 Gateway API CRDs must be installed before Linkerd "
-                "(linkerd-gateway-api check: test double)\nStatus check results are \u00d7")
-        print("kubernetes-api\n--------------\n√ can initialize the client\n\n"
-              "Status check results are √")
+        require(
+            "gateway-api",
+            "\u00d7 Gateway API CRDs must be installed before Linkerd "
+            "(linkerd-gateway-api check: test double)\nStatus check results are \u00d7",
+        )
+        print(
+            "kubernetes-api\n--------------\n√ can initialize the client\n\n"
+            "Status check results are √"
+        )
     elif words[:1] == ["install"] and "--crds" in args:
         require("gateway-api", "Error: the Gateway API CRDs must be installed first")
-        print(manifest("crds", [("CustomResourceDefinition", "servers.policy.linkerd.io", ""),
-                                ("CustomResourceDefinition", "authorizationpolicies.policy."
-                                 "linkerd.io", "")]))
+        print(
+            manifest(
+                "crds",
+                [
+                    ("CustomResourceDefinition", "servers.policy.linkerd.io", ""),
+                    ("CustomResourceDefinition", "authorizationpolicies.policy.linkerd.io", ""),
+                ],
+            )
+        )
     elif words[:1] == ["install"]:
-        require("crds", "Linkerd CRDs must be installed first. Run linkerd install with the "
-                "--crds flag.")
-        print(manifest("control-plane", [("Namespace", "linkerd", ""),
-                                         ("Deployment", "linkerd-destination", "linkerd"),
-                                         ("Deployment", "linkerd-identity", "linkerd"),
-                                         ("Deployment", "linkerd-proxy-injector", "linkerd")]))
+        require(
+            "crds",
+            "Linkerd CRDs must be installed first. Run linkerd install with the --crds flag.",
+        )
+        print(
+            manifest(
+                "control-plane",
+                [
+                    ("Namespace", "linkerd", ""),
+                    ("Deployment", "linkerd-destination", "linkerd"),
+                    ("Deployment", "linkerd-identity", "linkerd"),
+                    ("Deployment", "linkerd-proxy-injector", "linkerd"),
+                ],
+            )
+        )
     elif words[:1] == ["check"]:
-        require("control-plane", "\u00d7 control plane namespace does not exist\n"
-                "Status check results are \u00d7")
-        print("linkerd-existence\n-----------------\n√ control plane is running\n\n"
-              "Status check results are √")
+        require(
+            "control-plane",
+            "\u00d7 control plane namespace does not exist\nStatus check results are \u00d7",
+        )
+        print(
+            "linkerd-existence\n-----------------\n√ control plane is running\n\n"
+            "Status check results are √"
+        )
     elif words[:2] == ["viz", "install"]:
         require("control-plane", "Error: could not find the Linkerd control plane")
-        print(manifest("viz", [("Namespace", "linkerd-viz", ""),
-                               ("Deployment", "web", "linkerd-viz"),
-                               ("Deployment", "prometheus", "linkerd-viz")]))
+        print(
+            manifest(
+                "viz",
+                [
+                    ("Namespace", "linkerd-viz", ""),
+                    ("Deployment", "web", "linkerd-viz"),
+                    ("Deployment", "prometheus", "linkerd-viz"),
+                ],
+            )
+        )
     else:
         viz(words, args, opts)
 
 
 def viz(words: list[str], args: list[str], opts: dict[str, str]) -> None:
     if words[:1] != ["viz"]:
-        die(f"Error: unknown command {' '.join(words)!r} for \"linkerd\" (test double)")
+        die(f'Error: unknown command {" ".join(words)!r} for "linkerd" (test double)')
     require("viz", "Error: viz extension is not installed: linkerd viz install first")
     sub = words[1] if len(words) > 1 else ""
     if sub == "check":
-        print("linkerd-viz\n-----------\n√ viz extension pods are running\n\n"
-              "Status check results are √")
+        print(
+            "linkerd-viz\n-----------\n√ viz extension pods are running\n\n"
+            "Status check results are √"
+        )
     elif sub == "dashboard":
-        dashboard(int(opts.get("--port", "50750")), opts.get("--address", "localhost"),
-                  opts.get("--show", "linkerd"))
+        dashboard(
+            int(opts.get("--port", "50750")),
+            opts.get("--address", "localhost"),
+            opts.get("--show", "linkerd"),
+        )
     elif sub in ("tap", "top"):
         block_until_signalled(
-            "linkerd", every=0.2,
+            "linkerd",
+            every=0.2,
             line="req id=0:{n} proxy=out src=10.244.0.9:4300 dst=10.244.0.12:7002 "
-                 ":method=POST :authority=books:7002 :path=/books.json",
+            ":method=POST :authority=books:7002 :path=/books.json",
         )
     elif sub == "stat":
         with cluster_state() as state:
-            retried = any("retry.linkerd.io/http=5xx" in w for a in state["annotations"]
-                          for w in a)
+            retried = any("retry.linkerd.io/http=5xx" in w for a in state["annotations"] for w in a)
         window = opts.get("-t") or opts.get("--time-window") or "1m"
         # after the retries, a short window sees only the recovered rate, a long one a mix
         webapp = (0.96 if window in ("30s", "1m") else 0.81) if retried else 0.74
@@ -632,28 +829,68 @@ def viz(words: list[str], args: list[str], opts: dict[str, str]) -> None:
             rates = {name: None if rate is None else healthy for name, rate in rates.items()}
         namespace = opts.get("-n") or opts.get("--namespace") or "default"
         if opts.get("-o") == "json" or opts.get("--output") == "json":
-            entries = [{"namespace": namespace, "kind": "deployment", "name": name,
-                        "meshed": "3/3" if name == "webapp" else "1/1", "success": rate,
-                        "rps": None if rate is None else 1.5,
-                        "latency_ms_p50": None if rate is None else 12}
-                       for name, rate in sorted(rates.items())]
+            entries = [
+                {
+                    "namespace": namespace,
+                    "kind": "deployment",
+                    "name": name,
+                    "meshed": "3/3" if name == "webapp" else "1/1",
+                    "success": rate,
+                    "rps": None if rate is None else 1.5,
+                    "latency_ms_p50": None if rate is None else 12,
+                }
+                for name, rate in sorted(rates.items())
+            ]
             print(json.dumps(entries, indent=2))
         else:
-            print("NAME      MESHED   SUCCESS      RPS   LATENCY_P50   LATENCY_P95   "
-                  "LATENCY_P99   TCP_CONN")
+            print(
+                "NAME      MESHED   SUCCESS      RPS   LATENCY_P50   LATENCY_P95   "
+                "LATENCY_P99   TCP_CONN"
+            )
             for name, rate in sorted(rates.items()):
                 meshed = "3/3" if name == "webapp" else "1/1"
                 if rate is None:
-                    print(f"{name:<9} {meshed}          -        -             -             "
-                          f"-             -          -")
+                    print(
+                        f"{name:<9} {meshed}          -        -             -             "
+                        f"-             -          -"
+                    )
                 else:
-                    print(f"{name:<9} {meshed}     {rate * 100:6.2f}%   1.5rps          12ms"
-                          f"          40ms          80ms          3")
-    elif sub in ("stat-inbound", "stat-outbound", "edges", "routes"):
-        print("NAME     ROUTE          SUCCESS     RPS  LATENCY_P50  LATENCY_P95  LATENCY_P99")
-        print("webapp   books-create    54.00%  0.6rps         20ms         85ms         97ms")
+                    print(
+                        f"{name:<9} {meshed}     {rate * 100:6.2f}%   1.5rps          12ms"
+                        f"          40ms          80ms          3"
+                    )
+    elif sub == "stat-inbound":
+        print("NAME    SERVER          ROUTE      TYPE  SUCCESS   RPS  LATENCY_P50  LATENCY_P95  "
+              "LATENCY_P99")
+        print("webapp  [default]:4191  [default]        100.00%  0.30          1ms          1ms  "
+              "        1ms")
+        print("webapp  [default]:7000  [default]         74.00%  8.00         19ms         90ms  "
+              "       98ms")
+    elif sub == "stat-outbound":
+        with cluster_state() as state:
+            routes = "file:books-routes.yaml" in state["applied"]
+            retried = any("retry.linkerd.io/http=5xx" in w for a in state["annotations"]
+                          for w in a)
+        print("NAME    SERVICE       ROUTE         TYPE       BACKEND       SUCCESS   RPS  "
+              "LATENCY_P50  LATENCY_P95  LATENCY_P99  TIMEOUTS  RETRIES")
+        print("webapp  authors:7001  [default]                             100.00%  2.15  "
+              "        3ms          9ms         10ms     0.00%    0.00%")
+        print("                      └──────────────────►  authors:7001   100.00%  2.15  "
+              "        3ms          9ms         10ms     0.00%         ")
+        rows = ([("books-create", "HTTPRoute", "93.00%" if retried else "54.00%"),
+                 ("books-delete", "HTTPRoute", "100.00%"), ("books-list", "HTTPRoute", "100.00%")]
+                if routes else [("[default]", "", "79.00%")])
+        for route, kind, rate in rows:
+            print(f"webapp  books:7002    {route:<13} {kind:<10}                {rate:>7}  1.20  "
+                  "       12ms         85ms         97ms     0.00%    "
+                  f"{'24.00%' if retried and route == 'books-create' else '0.00%'}")
+            print("                      └──────────────────►  books:7002      54.00%  1.20  "
+                  "       12ms         85ms         97ms     0.00%         ")
+    elif sub in ("edges", "routes"):
+        print("SRC     DST    SRC_NS    DST_NS    SECURED")
+        print("webapp  books  booksapp  booksapp  √")
     else:
-        die(f"Error: unknown command \"{sub}\" for \"linkerd viz\" (test double)")
+        die(f'Error: unknown command "{sub}" for "linkerd viz" (test double)')
 
 
 class DashboardHandler(http.server.BaseHTTPRequestHandler):
@@ -698,8 +935,7 @@ def dashboard(port: int, address: str, show: str) -> None:
     record("linkerd", "dashboard-listening", url=url)
     print(f"Linkerd dashboard available at:\n{url}", flush=True)
     if show != "url":
-        print(f"Opening Linkerd dashboard in the default browser (test double: {show})",
-              flush=True)
+        print(f"Opening Linkerd dashboard in the default browser (test double: {show})", flush=True)
     block_until_signalled("linkerd")
 
 
@@ -736,18 +972,27 @@ BOOKS_MANIFEST = "".join(
 def curl(args: list[str]) -> None:
     url = next((a for a in args if a.startswith(("http://", "https://"))), None)
     opts = parse_flags(args)
+    if args[:1] == ["--version"]:
+        print("curl 8.14.1 (test double)\nProtocols: http https")
+        return
     if url is None:
         die("curl: no URL specified (test double)", 2)
+    code = 200
     if url.startswith(("http://localhost", "http://127.0.0.1", "http://[::1]")):
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
-                body = response.read()
-        except Exception as error:  # the double answers like curl -f: a message and exit 7/22
+                body, code = response.read(), response.status
+        except urllib.error.HTTPError as error:
+            die(f"curl: (22) The requested URL returned error: {error.code}", 22)
+        except Exception as error:  # the double answers like curl: a message and exit 7
             die(f"curl: (7) Failed to connect: {error}", 7)
     elif url.endswith(("/install-edge", "/install")):
         python = shlex.quote(sys.executable)
-        body = INSTALL_SCRIPT.format(default=DEFAULT_LINKERD, python=python,
-                                     module=shlex.quote(str(Path(__file__).resolve()))).encode()
+        body = INSTALL_SCRIPT.format(
+            default=DEFAULT_LINKERD,
+            python=python,
+            module=shlex.quote(str(Path(__file__).resolve())),
+        ).encode()
     elif url.endswith("booksapp.yml"):
         body = BOOKS_MANIFEST.encode()
     else:
@@ -759,6 +1004,9 @@ def curl(args: list[str]) -> None:
         Path(out).write_bytes(body)
     else:
         sys.stdout.buffer.write(body)
+    write_out = opts.get("-w") or opts.get("--write-out")
+    if write_out:
+        sys.stdout.write(write_out.replace("%{http_code}", str(code)).replace("\\n", "\n"))
 
 
 # --------------------------------------------------------------------------------------- docker
@@ -766,13 +1014,20 @@ def curl(args: list[str]) -> None:
 
 def docker(args: list[str]) -> None:
     if os.environ.get("MESHDEMO_DOUBLE_DOCKER_DOWN"):
-        die("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
-            "Is the docker daemon running?")
+        die(
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+            "Is the docker daemon running?"
+        )
     cpus = int(os.environ.get("MESHDEMO_DOUBLE_DOCKER_CPUS", "4"))
     memory = int(os.environ.get("MESHDEMO_DOUBLE_DOCKER_MEMORY", str(8 * 1024**3)))
     if args[:1] == ["info"]:
-        info = {"NCPU": cpus, "MemTotal": memory, "ServerVersion": "28.2.2",
-                "OperatingSystem": "test double", "ServerErrors": None}
+        info = {
+            "NCPU": cpus,
+            "MemTotal": memory,
+            "ServerVersion": "28.2.2",
+            "OperatingSystem": "test double",
+            "ServerErrors": None,
+        }
         print(json.dumps(info) if "--format" in args else f"Server Version: 28.2.2\nCPUs: {cpus}")
     elif args[:1] == ["version"]:
         print("28.2.2" if "--format" in args else "Client: 28.2.2\nServer: 28.2.2")
@@ -787,9 +1042,15 @@ TOOLS = {"kind": kind, "kubectl": kubectl, "linkerd": linkerd, "curl": curl, "do
 
 def main(argv: list[str]) -> None:
     tool, args = argv[1], argv[2:]
-    record(tool, "start", argv=args, cwd=os.getcwd(),
-           kubeconfig=os.environ.get("KUBECONFIG"), path=os.environ.get("PATH", ""),
-           home=os.environ.get("HOME"))
+    record(
+        tool,
+        "start",
+        argv=args,
+        cwd=os.getcwd(),
+        kubeconfig=os.environ.get("KUBECONFIG"),
+        path=os.environ.get("PATH", ""),
+        home=os.environ.get("HOME"),
+    )
     switch = failure_switch(tool, args)
     if switch:
         record(tool, "exit", status=1, failed_on_purpose=switch)
@@ -803,6 +1064,10 @@ def main(argv: list[str]) -> None:
         record(tool, "exit", status=141)
         os._exit(141)
     sys.stdout.flush()
+    late = failure_switch(tool, args, late=True)
+    if late:
+        record(tool, "exit", status=1, failed_on_purpose=late)
+        die(f"Error: {tool} failed on purpose after its output (test double, {late!r})")
     record(tool, "exit", status=0)
 
 
