@@ -1,0 +1,15 @@
+"""MkDocs hook of the guide: forwards build events to meshdemo.render, where the logic lives."""
+
+from meshdemo import render
+
+
+def on_config(config):
+    return render.on_config(config)
+
+
+def on_files(files, config):
+    return render.on_files(files, config)
+
+
+def on_page_markdown(markdown, page, config, files):
+    return render.on_page_markdown(markdown, page, config)
