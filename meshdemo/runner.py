@@ -130,15 +130,16 @@ def _now() -> str:
 
 @contextlib.contextmanager
 def _no_interrupt() -> Iterator[None]:
-    """Let cleanup finish even when Ctrl-C is pressed again."""
+    """Let cleanup finish even when Ctrl-C is pressed again (or a stop request comes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class Runner:
