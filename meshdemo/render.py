@@ -83,6 +83,8 @@ def when(iso: str | None) -> str:
 def seconds(value: float | None) -> str:
     if value is None:
         return "?"
+    if value < 0.0005:
+        return "< 1 ms"
     if value < 1:
         return f"{round(value * 1000)} ms"
     if value < 60:
@@ -138,11 +140,12 @@ def _status_line(capture: Capture, step: Step) -> tuple[str, str]:
     """(admonition head keyword and type, title) for a capture."""
     ran = f"ran {when(capture.started_at)}"
     took = seconds(capture.duration)
-    exit_text = f"exit {capture.exit_status}" if capture.exit_status is not None else "no exit"
+    exit_text = f"exit {capture.exit_status}" if capture.exit_status is not None else ""
     tries = f", {capture.attempts} attempts" if capture.attempts > 1 else ""
     status = capture.status
     if status == Status.PASSED:
-        return "??? success", f"Output — passed in {took}, {exit_text}{tries}, {ran}"
+        done = ", ".join(part for part in (f"passed in {took}", exit_text) if part)
+        return "??? success", f"Output — {done}{tries}, {ran}"
     if status == Status.FAILED:
         wanted = step.options.exit
         expected = f" (expected {wanted})" if wanted is not None else ""
