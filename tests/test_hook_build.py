@@ -197,3 +197,22 @@ def test_a_failed_step_shows_red_and_open(ran: Path, tmp_path: Path, chromium_pa
     steps = page(config, "steps")
     failure = steps[steps.index('<details class="failure" open="open">') :]
     assert failure.index("Output — failed: exit 1 (expected 0)") < failure.index("</details>")
+
+
+def test_a_project_without_our_markdown_extensions_gets_them(tmp_path: Path) -> None:
+    """Any MkDocs guide can use the hook: it enables what its output needs (details, tabs)."""
+    guide = tmp_path / "runnable"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "runnable", guide)
+    config = guide / "mkdocs.yml"
+    assert "pymdownx.details" not in config.read_text()
+    config.write_text(config.read_text() + f"hooks:\n  - {HOOK}\n")
+    result = meshdemo_run(config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = build(config)
+    assert built.returncode == 0, built.stderr
+    setup = page(config, "setup")
+    assert '<details class="success">' in setup and "<code>hello books\n</code>" in setup
+    assert (
+        '<link rel="stylesheet" href="../assets/meshdemo/meshdemo.css">'
+        in (config.parent / "site" / "setup" / "index.html").read_text()
+    )
