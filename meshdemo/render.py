@@ -43,6 +43,9 @@ FOLD_AFTER = 30  # lines of output shown before the rest is folded away
 INDENT = "    "  # python-markdown's block indentation (admonitions, details, tabs)
 CSS_URI = "assets/meshdemo/meshdemo.css"
 CAPTURES = "captures"
+NOT_CAPTURED = (
+    "Not captured yet: this command has not been run by meshdemo on this copy of the guide."
+)
 
 # the extensions what we emit needs; added when a project lacks them
 EXTENSIONS: dict[str, dict[str, Any]] = {
@@ -180,16 +183,14 @@ def step_block(step: Step, capture: Capture | None, report: PageReport) -> list[
     report.steps += 1
     if step.options.skip is not None:
         report.skipped += 1
-        lines = _block('!!! info "Not run"', [f"Not run: {_text(step.options.skip)}"])
+        lines = [f'!!! info "Not run: {_title(step.options.skip)}"']
         if step.expected is not None:
             lines += ["", *expected_block(step)]
         return lines
     if capture is None:
         report.missing += 1
-        lines = _block(
-            '!!! note "Not captured yet"',
-            ["This command has not been run by meshdemo on this copy of the guide."],
-        )
+        # a title alone: one quiet line per step on a guide nobody has run yet
+        lines = [f'!!! note "{NOT_CAPTURED}"']
         if step.expected is not None:
             lines += ["", *expected_block(step)]
         return lines
@@ -239,6 +240,7 @@ def screenshot_block(
     step: Step, capture: Capture | None, image_exists: bool, report: PageReport
 ) -> list[str]:
     """The image (a link to itself, full size), its caption and when it was taken."""
+    report.steps += 1
     caption = " ".join(step.command.split())
     image = step.options.image or ""
     if not image_exists:
@@ -269,7 +271,6 @@ def screenshot_block(
             report.passed += 1
         if capture.is_stale(step):
             report.stale += 1
-    report.steps += 1
     text = " ".join(part for part in (f"{_text(caption)}." if caption else "", taken) if part)
     if text:
         lines.append(text)
@@ -398,9 +399,8 @@ def render_page(
 
     if not_captured:
         # info, not a warning: a fresh clone has no captures and must build --strict
-        log.info(
-            "%s: %d steps not captured yet: %s", page, len(not_captured), ", ".join(not_captured)
-        )
+        count = f"{len(not_captured)} step{'s' if len(not_captured) > 1 else ''}"
+        log.info("%s: %s not captured yet: %s", page, count, ", ".join(not_captured))
     top = _banner_line(tokens)
     try:
         run = store.read_run()
