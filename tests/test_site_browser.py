@@ -208,7 +208,21 @@ def test_search_finds_a_chapter(visit: Callable[[str], Visit], site: Site) -> No
     """The search index loads from the local site and answers."""
     seen = visit("")
     page = seen.page
-    page.locator("input.md-search__input").fill("linkerd")
+    # Typing before the search worker has loaded the index would be dropped: wait until
+    # Material shows its "type to start searching" prompt, which it does once ready.
+    page.wait_for_function(
+        """() => {
+          const config = JSON.parse(document.getElementById('__config').textContent);
+          const ready = config.translations['search.result.placeholder'];
+          const meta = document.querySelector('.md-search-result__meta');
+          return meta !== null && meta.textContent.trim() === ready;
+        }""",
+        timeout=60_000,
+    )
+    # typed key by key: Material reads the query on keyup, which fill() does not send
+    search = page.locator("input.md-search__input")
+    search.click()
+    search.press_sequentially("linkerd")
     results = page.locator(".md-search-result__item")
     results.first.wait_for(state="visible", timeout=20_000)
     assert "linkerd" in results.first.inner_text().lower()
