@@ -233,7 +233,7 @@ def step_block(step: Step, capture: Capture | None, report: PageReport) -> list[
 def expected_block(step: Step) -> list[str]:
     assert step.expected is not None
     title = step.expected.title or "Example output"
-    return _block(f'!!! example "{_title(title)}"', _fence(step.expected.text))
+    return _block(f'!!! example meshdemo-expected "{_title(title)}"', _fence(step.expected.text))
 
 
 def screenshot_block(

@@ -89,10 +89,12 @@ def take_screenshot(
     began = time.monotonic()
     deadline = began + timeout
 
+    stage = "starting Chromium"  # what the time ran out on, for the message
+
     def remaining_ms() -> float:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise ScreenshotError(f"timed out after {timeout:g} s shooting {url}")
+            raise ScreenshotError(f"timed out after {timeout:g} s {stage} ({url})")
         return left * 1000
 
     fd, tmp_name = tempfile.mkstemp(dir=image.parent, prefix=f".{image.name}.", suffix=".png")
@@ -107,6 +109,7 @@ def take_screenshot(
             try:
                 page = browser.new_page(viewport={"width": width, "height": height})
                 last_error = ""
+                stage = "connecting: the page did not answer"
                 while True:
                     attempts += 1
                     try:
@@ -126,6 +129,8 @@ def take_screenshot(
                     time.sleep(RETRY_DELAY)
                 if response is not None and response.status >= 400:
                     raise ScreenshotError(f"{url} answered HTTP {response.status}")
+                what = f"{wait_for!r} to appear" if wait_for else "the page to settle"
+                stage = f"waiting for {what}"
                 try:
                     if wait_for:
                         page.wait_for_selector(wait_for, state="visible", timeout=remaining_ms())
@@ -137,10 +142,10 @@ def take_screenshot(
                         )
                     page.evaluate("document.fonts.ready.then(() => true)")
                 except PlaywrightError as error:
-                    what = f"{wait_for!r} to appear" if wait_for else "the page to settle"
                     raise ScreenshotError(
                         f"gave up waiting for {what} on {url} after {timeout:g} s"
                     ) from error
+                stage = "taking the shot"
                 page.screenshot(
                     path=str(tmp), type="png", animations="disabled", timeout=remaining_ms()
                 )

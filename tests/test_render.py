@@ -243,7 +243,9 @@ Client version: edge-26.8.3
 ```
 """
     root = tree(to_html(render(page, docs)))
-    example = next(d for d in root.iter("div") if d.get("class") == "admonition example")
+    example = next(
+        d for d in root.iter("div") if d.get("class") == "admonition example meshdemo-expected"
+    )
     assert example.find("p").text == "Example output (from linkerd.io)"
     assert "Client version: edge-26.8.3" in "".join(example.itertext())
     assert len(root.findall(".//code")) == 2  # the command and the example: not shown twice
