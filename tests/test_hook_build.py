@@ -216,3 +216,14 @@ def test_a_project_without_our_markdown_extensions_gets_them(tmp_path: Path) -> 
         '<link rel="stylesheet" href="../assets/meshdemo/meshdemo.css">'
         in (config.parent / "site" / "setup" / "index.html").read_text()
     )
+
+
+def test_a_bad_fence_stops_the_build_naming_its_file_and_line(tmp_path: Path) -> None:
+    config = make_guide(tmp_path)
+    steps_md = config.parent / "docs" / "steps.md"
+    text = "---\ntitle: Steps\n---\n" + steps_md.read_text()  # front matter shifts the lines
+    steps_md.write_text(text.replace("{ .bash #token }", '{ .bash #token timeout="soon" }'))
+    line = 1 + text.splitlines().index("``` { .bash #token }")
+    result = build(config, strict=False)
+    assert result.returncode != 0
+    assert f'docs/steps.md:{line}: timeout="soon": not a number of seconds' in result.stderr
