@@ -13,3 +13,11 @@ def on_files(files, config):
 
 def on_page_markdown(markdown, page, config, files):
     return render.on_page_markdown(markdown, page, config)
+
+
+def on_pre_build(config):
+    render.on_pre_build(config)
+
+
+def on_post_build(config):
+    render.on_post_build(config)

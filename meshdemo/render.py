@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from meshdemo import ansi, fences
-from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
+from meshdemo.captures import RUN_FILE, Capture, CaptureStore, RunRecord, Status
 from meshdemo.errors import ParseError
 from meshdemo.model import Kind, Step
 
@@ -348,6 +348,7 @@ def render_page(
         if source is not None and error.line:
             error.line = LineMap(source, markdown)(error.line - 1)
         raise
+    _rendered_ids.update(step.id for step in steps)
     if not steps:
         return markdown
     line_of = LineMap(source, markdown) if source is not None else (lambda i: i + 1)
@@ -463,6 +464,29 @@ def on_files(files: Any, config: Any) -> Any:
     if files.get_file_from_path(CSS_URI) is None:
         files.append(File.generated(config, CSS_URI, content=CSS))
     return files
+
+
+# ids of the steps the current build rendered, to name captures that no step owns any more
+_rendered_ids: set[str] = set()
+
+
+def on_pre_build(config: Any) -> None:
+    _rendered_ids.clear()
+
+
+def on_post_build(config: Any) -> None:
+    """Name capture files left by steps that were renamed or removed (info: harmless)."""
+    store = store_for(config)
+    if not store.directory.is_dir() or not _rendered_ids:
+        return
+    for path in sorted(store.directory.glob("*.json")):
+        if path.name != RUN_FILE and path.stem not in _rendered_ids:
+            log.info(
+                "%s/%s: no step has the id %r any more (renamed or removed?): delete the file",
+                CAPTURES,
+                path.name,
+                path.stem,
+            )
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any) -> str:

@@ -227,3 +227,13 @@ def test_a_bad_fence_stops_the_build_naming_its_file_and_line(tmp_path: Path) ->
     result = build(config, strict=False)
     assert result.returncode != 0
     assert f'docs/steps.md:{line}: timeout="soon": not a number of seconds' in result.stderr
+
+
+def test_a_renamed_step_leaves_its_old_capture_named(ran: Path, tmp_path: Path) -> None:
+    config = copy_of(ran, tmp_path)
+    steps_md = config.parent / "docs" / "steps.md"
+    steps_md.write_text(steps_md.read_text().replace("#token", "#show-token"))
+    result = build(config)
+    assert result.returncode == 0, result.stderr  # said as info: it breaks nothing
+    assert "captures/token.json: no step has the id 'token' any more" in result.stderr
+    assert "show-token" in result.stderr  # ...and the new id is not captured yet
