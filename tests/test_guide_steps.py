@@ -56,8 +56,19 @@ def first_index(steps: list[Step], predicate: Callable[[Step], bool]) -> int | N
 
 
 def code(step: Step) -> str:
-    """The command without comment lines, so prose in comments is not taken for commands."""
-    return "\n".join(ln for ln in step.command.splitlines() if not ln.lstrip().startswith("#"))
+    """The command without comment lines (prose is not a command) and with continuation lines
+    joined, so a command split with backslashes reads as one line."""
+    lines = [ln for ln in step.command.splitlines() if not ln.lstrip().startswith("#")]
+    return re.sub(r"\\\n\s*", " ", "\n".join(lines))
+
+
+# Flags between `linkerd` and its sub-commands: `linkerd viz -n booksapp tap ...`.
+FLAGS = r"(?:-{1,2}[\w-]+(?:=\S+|\s+[^\s|;&-][^\s|;&]*)?\s+)*"
+
+
+def linkerd(*words: str) -> str:
+    """A regex for `linkerd WORD...` with any flags between the words."""
+    return r"\blinkerd\s+" + FLAGS + (r"\s+" + FLAGS).join(words) + r"(?![-\w])"
 
 
 def where(step: Step) -> str:
@@ -142,9 +153,7 @@ BROKEN: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "a top-level linkerd stat/tap/top/routes/edges/dashboard (moved to `linkerd viz` in 2.10)",
-        re.compile(
-            r"\blinkerd\s+(?:--?[\w-]+(?:[= ]\S+)?\s+)*(stat|tap|top|routes|edges|dashboard)\b"
-        ),
+        re.compile(linkerd("(stat|tap|top|routes|edges|dashboard)")),
     ),
     (
         "the stable install script run.linkerd.io/install (use install-edge, pinned)",
@@ -166,8 +175,41 @@ def test_no_step_runs_a_command_upstream_broke(
     assert not offenders, f"{label}:\n" + "\n".join(offenders)
 
 
-INSTALL_CRDS = re.compile(r"\blinkerd\s+install\b[^|\n]*--crds")
-INSTALL_CONTROL_PLANE = re.compile(r"\blinkerd\s+install\b(?![^|\n]*--crds)")
+@pytest.mark.parametrize(
+    "command,label",
+    [
+        ("kubectl version --short", "kubectl version --short"),
+        ("linkerd stat deployments -n booksapp", "a top-level linkerd"),
+        ("linkerd -n booksapp tap deploy/books", "a top-level linkerd"),
+        ("linkerd dashboard &", "a top-level linkerd"),
+        ("curl -sL https://run.linkerd.io/install | sh", "the stable install script"),
+        ("minikube start", "minikube"),
+        ("echo x >> ~/.bashrc; source ~/.bashrc", "sourcing ~/.bashrc"),
+    ],
+)
+def test_broken_command_patterns_catch_the_original_runbook(command: str, label: str) -> None:
+    matched = [name for name, pattern in BROKEN if pattern.search(command)]
+    assert [name for name in matched if name.startswith(label)], f"{command!r} not caught"
+
+
+def test_command_patterns_leave_todays_commands_alone() -> None:
+    today = (
+        "linkerd viz -n booksapp stat deploy\n"
+        "linkerd viz -n booksapp tap deploy/authors --method HEAD\n"
+        "linkerd viz dashboard --port 50750 --show url\n"
+        "curl --proto '=https' --tlsv1.2 -sSfL https://run.linkerd.io/install-edge | sh\n"
+        "kubectl version\n"
+    )
+    assert [name for name, pattern in BROKEN if pattern.search(today)] == []
+    assert re.search(linkerd("viz", "(tap|top)"), "linkerd viz -n booksapp tap deploy/x")
+    assert re.search(linkerd("viz", "dashboard"), "linkerd --context k viz dashboard --port 0")
+    assert INSTALL_CONTROL_PLANE.search("linkerd install | kubectl apply -f -")
+    assert not INSTALL_CONTROL_PLANE.search("linkerd install --crds | kubectl apply -f -")
+    assert not INSTALL_CONTROL_PLANE.search("linkerd install-cni | kubectl apply -f -")
+
+
+INSTALL_CRDS = re.compile(linkerd("install") + r"[^|\n]*--crds")
+INSTALL_CONTROL_PLANE = re.compile(linkerd("install") + r"(?![^|\n]*--crds)")
 
 
 def test_control_plane_install_comes_after_its_crds(project: Project) -> None:
@@ -188,7 +230,7 @@ def _installs_gateway_api(step: Step) -> bool:
 def test_linkerd_check_pre_comes_after_the_gateway_api_crds(project: Project) -> None:
     steps = runnable(project)
     gateway = first_index(steps, _installs_gateway_api)
-    pre = first_index(steps, lambda s: bool(re.search(r"\blinkerd\s+check\b.*--pre", code(s))))
+    pre = first_index(steps, lambda s: bool(re.search(linkerd("check") + r"[^|\n]*--pre", code(s))))
     assert pre is not None, "no `linkerd check --pre` step"
     assert gateway is not None, "no step installs the Gateway API CRDs (standard-install.yaml)"
     assert gateway < pre, (
@@ -200,7 +242,7 @@ def test_linkerd_check_pre_comes_after_the_gateway_api_crds(project: Project) ->
 
 
 INJECT = re.compile(r"\blinkerd\s+inject\b|linkerd\.io/inject")
-VIZ_INSTALL = re.compile(r"\blinkerd\s+viz\s+install\b")
+VIZ_INSTALL = re.compile(linkerd("viz", "install"))
 RESTART = re.compile(r"\bkubectl\b.*\brollout\s+restart\b")
 
 
@@ -220,7 +262,7 @@ def test_viz_is_installed_before_the_app_is_meshed(project: Project) -> None:
 
 
 def test_the_dashboard_runs_in_the_background(project: Project) -> None:
-    dashboards = [s for s in runnable(project) if re.search(r"linkerd\s+viz\s+dashboard", code(s))]
+    dashboards = [s for s in runnable(project) if re.search(linkerd("viz", "dashboard"), code(s))]
     assert dashboards, "no `linkerd viz dashboard` step"
     assert any(s.options.background for s in dashboards), (
         '`linkerd viz dashboard` blocks until killed: one step must run it with background="true"'
@@ -238,7 +280,7 @@ def test_streams_are_bounded(project: Project) -> None:
     unbounded = []
     for step in runnable(project):
         for line in code(step).splitlines():
-            streams = re.search(r"\blinkerd\s+viz\s+(tap|top)\b", line)
+            streams = re.search(linkerd("viz", "(tap|top)"), line)
             if streams and not (step.options.stream or re.search(r"\btimeout\s", line)):
                 unbounded.append(f"{where(step)}: {line.strip()}")
     assert not unbounded, "unbounded streams:\n" + "\n".join(unbounded)
