@@ -9,6 +9,7 @@ from pathlib import Path
 import markdown as python_markdown
 import pytest
 
+from meshdemo import ansi
 from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
 from meshdemo.model import Step
 from meshdemo.project import read_page_steps
@@ -309,3 +310,20 @@ def test_banner_names_the_run_date_and_tool_versions(docs: Path) -> None:
 def test_a_page_without_steps_is_left_alone(docs: Path) -> None:
     page = "# Intro\n\n```yaml\nkind: Pod\n```\n"
     assert render(page, docs) == page
+
+
+@pytest.mark.parametrize(
+    ("raw", "seen"),
+    [
+        ("\x1b[1;31mError:\x1b[0m boom", "Error: boom"),  # SGR colour and bold
+        ("\x1b]0;window title\x07ready", "ready"),  # OSC title, BEL-terminated
+        ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "link"),  # OSC 8 hyperlink, ST-terminated
+        ("Waiting\x1b[K\rDone   ", "Done   "),  # erase-line then carriage return
+        ("50%\r100%\nnext", "100%\nnext"),  # a progress bar keeps its final state
+        ("abc\b\bX", "aXc"),  # backspace overwrites
+        ("keep\ttabs\x00\x07", "keep\ttabs"),  # other controls dropped
+        ("crlf\r\nline", "crlf\nline"),
+    ],
+)
+def test_terminal_text_is_cleaned(raw: str, seen: str) -> None:
+    assert ansi.clean(raw) == seen
