@@ -259,6 +259,9 @@ def check_inotify(system: str | None = None, directory: Path = INOTIFY_DIR) -> C
 def check_port(port: int, purpose: str, host: str = "127.0.0.1") -> Check:
     """A port that a step will listen on must be free before the run starts."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as a server would bind it: connections of an earlier run left in TIME_WAIT don't
+        # count, a listener does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

@@ -468,6 +468,20 @@ def kubectl(args: list[str]) -> None:
         print(f"{words[1] if len(words) > 1 else 'resource'} annotated")
     elif verb == "get":
         get(words[1:], namespace, output, cluster)
+    elif verb == "delete" and words[1:2] in (["ns"], ["namespace"]):
+        for name in words[2:]:
+            with cluster_state() as state:
+                if name not in state["namespaces"]:
+                    if "--ignore-not-found" in switches:
+                        continue
+                    die(f'Error from server (NotFound): namespaces "{name}" not found')
+                state["namespaces"].remove(name)
+                if name not in ("linkerd", "linkerd-viz"):
+                    # the app's namespace goes with its routes, annotations and meshed pods
+                    state["applied"] = [a for a in state["applied"]
+                                        if a not in ("books", "injected", "file:books-routes.yaml")]
+                    state["annotations"] = []
+            print(f'namespace "{name}" deleted')
     elif verb == "delete":
         for word in words[1:]:
             print(f'{word} "deleted"')
@@ -644,6 +658,11 @@ def get(words: list[str], namespace: str, output: str | None, cluster: str) -> N
     elif what in ("ns", "namespace", "namespaces"):
         with cluster_state() as state:
             names = list(state["namespaces"])
+        asked = words[1:]
+        missing = [name for name in asked if name not in names]
+        if missing:
+            die(f'Error from server (NotFound): namespaces "{missing[0]}" not found')
+        names = asked or names
         print("NAME          STATUS   AGE")
         for name in names:
             print(f"{name:<13} Active   1m")
@@ -708,6 +727,9 @@ def linkerd(args: list[str]) -> None:
     # positional words only: global and command flags may come anywhere (-n NS check --proxy)
     words, _values, _switches = split_kubectl(args, LINKERD_VALUE_FLAGS)
     opts = parse_flags(args)
+    if args[:1] == ["version"] and "--short" in args and "--client" in args:
+        print(linkerd_version())
+        return
     if args[:1] == ["version"]:
         print(f"Client version: {linkerd_version()}")
         if "--client" not in args:
@@ -733,6 +755,11 @@ def linkerd(args: list[str]) -> None:
         return
     connected_cluster("linkerd", opts.get("--kubeconfig"), opts.get("--context"))
     if words[:1] == ["check"] and "--pre" in args:
+        with cluster_state() as state:
+            if "linkerd" in state["namespaces"]:  # as the real pre-kubernetes-setup check
+                die("pre-kubernetes-setup\n--------------------\n\u00d7 control plane namespace "
+                    "does not already exist\n    The \"linkerd\" namespace already exists\n\n"
+                    "Status check results are \u00d7")
         require(
             "gateway-api",
             "\u00d7 Gateway API CRDs must be installed before Linkerd "
