@@ -207,3 +207,8 @@ def test_verification_blocks_cannot_skip_in_the_live_job():
     live = load(GUIDE)["jobs"]["live"]
     [run] = [s for s in live["steps"] if "--markdown-docs" in s.get("run", "")]
     assert run["env"]["MESHDEMO_REQUIRE_CLUSTER"] == "1"
+
+
+def test_both_jobs_name_a_browser_that_the_runner_image_has():
+    for name, job in load(GUIDE)["jobs"].items():
+        assert job["env"]["MESHDEMO_CHROMIUM"] == "/usr/bin/google-chrome", name
