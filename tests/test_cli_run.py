@@ -58,6 +58,7 @@ def test_a_passing_run_captures_every_step(project: Path) -> None:
     assert run["status"] == "passed"
     assert run["tool_versions"]["bash"].startswith("5.")
     assert "page:line" in done.stdout and "greet" in done.stdout
+    assert f"tools: bash: {run['tool_versions']['bash']}" in done.stdout
 
 
 def test_a_failing_run_names_the_fence_and_how_to_resume(project: Path) -> None:

@@ -208,6 +208,10 @@ def main(args: argparse.Namespace) -> int:
     console.print()
     console.print(summary_table(result))
     console.print(f"{result.status} in {_duration(time.monotonic() - begin)}")
+    versions = result.record.tool_versions if result.record else {}
+    if versions:
+        shown = ", ".join(f"{name}: {text.splitlines()[0]}" for name, text in versions.items())
+        console.print(f"[dim]tools: {escape(shown)}[/]")
     if runner.resume and runner.session_restored:
         console.print(f"[dim]shell state restored from {escape(str(runner.state_file))}[/]")
     if not capture:
