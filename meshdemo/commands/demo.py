@@ -135,6 +135,10 @@ def main(args: argparse.Namespace) -> int:
         console.print("Resume the demo from the failed step (prerequisites, the rest of the "
                       "guide, the site):")
         console.print(f"  [bold]{escape(_command(args, '--from', result.failed.step.id))}[/]")
+        if teardown:
+            console.print("Or tear it all down:")
+            for line in teardown:
+                console.print(f"  {escape(line)}")
         return 1
 
     if args.no_capture:
