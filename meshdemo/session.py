@@ -132,6 +132,7 @@ class _Proc:
     pid: int
     ppid: int
     pgid: int
+    sid: int
     start: int  # clock ticks after boot
     state: str
 
@@ -153,6 +154,7 @@ def _processes() -> dict[int, _Proc]:
             pid=int(name),
             ppid=int(fields[1]),
             pgid=int(fields[2]),
+            sid=int(fields[3]),
             start=int(fields[19]),
             state=fields[0].decode(),
         )
@@ -387,14 +389,23 @@ class BashSession:
 
     def kill_leftovers(self) -> None:
         """End every process started since the session began: the shell's descendants and the
-        orphans reparented to us (escaped ``setsid nohup`` processes and their children)."""
+        orphans reparented to us (escaped ``setsid nohup`` processes and their children).
+
+        An orphan is told from a child this process started itself (a test's server, a
+        browser) by its session: orphans come from the shell's session (the shell runs in one
+        of its own) or from a ``setsid`` of their own, never from ours.
+        """
         table = _processes()
         me = os.getpid()
+        ours = os.getsid(0)
         shell = self._proc.pid if self._proc else None
         roots = [
             p.pid
             for p in table.values()
-            if p.ppid == me and p.pid not in self._children_before and p.pid not in _LIVE_SHELLS
+            if p.ppid == me
+            and p.sid != ours
+            and p.pid not in self._children_before
+            and p.pid not in _LIVE_SHELLS
         ]
         victims: dict[int, _Proc] = {}
         for root in roots:

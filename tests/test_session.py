@@ -221,3 +221,18 @@ def test_the_subreaper_flag_lasts_only_while_a_session_is_open(tmp_path: Path) -
     assert flag() == 1
     shell.close()
     assert flag() == before
+
+
+def test_children_this_process_started_itself_are_left_alone(tmp_path: Path) -> None:
+    import subprocess
+
+    shell = BashSession(tmp_path / "run", cwd=tmp_path).start()
+    # started by the caller (a test's server, say) while the session is open: not the run's
+    server = subprocess.Popen(["sleep", "60"])
+    try:
+        shell.run("sleep 61 &")
+        shell.close()
+        assert is_alive(server.pid)
+    finally:
+        server.kill()
+        server.wait()
