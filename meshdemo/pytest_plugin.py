@@ -89,9 +89,9 @@ class GuideState:
             )
         return self._runner
 
-    def finish(self) -> None:
+    def finish(self, *, interrupted: bool = False) -> None:
         if self._runner is not None:
-            self._runner.finish(self.executed_steps())
+            self._runner.finish(self.executed_steps(), interrupted=interrupted)
             self._runner = None
 
     def executed_steps(self) -> list[Step]:
@@ -310,7 +310,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     _saved_env.clear()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
     if state is not None:
-        state.finish()
+        # after Ctrl-C: stop everything at once, no tool versions
+        state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)

@@ -515,6 +515,7 @@ class Runner:
             interrupted = True
         finally:
             self.close()
+        was_interrupted = interrupted
         by_id = {r.step.id: r for r in self.results}
         results: list[StepResult] = []
         for step in steps:
@@ -527,7 +528,7 @@ class Runner:
                 interrupted = False  # only the step that was running
             results.append(found)
         status = Status.PASSED
-        if any(r.status == Status.INTERRUPTED for r in results):
+        if was_interrupted or any(r.status == Status.INTERRUPTED for r in results):
             status = Status.INTERRUPTED
         elif self.failure is not None:
             status = Status.FAILED

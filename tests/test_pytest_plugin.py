@@ -112,3 +112,39 @@ def test_bad_guide_is_a_collection_error_naming_the_file(guide: Path) -> None:
     done = pytest_in(guide, "--meshdemo")
     assert done.returncode == 2
     assert "use.md" in done.stdout
+
+
+def test_ctrl_c_under_pytest_stops_the_run(guide: Path, tmp_path: Path) -> None:
+    import json
+    import signal
+    import time
+
+    from meshdemo.session import is_alive
+
+    ready, pidfile = tmp_path / "ready", tmp_path / "slow.pid"
+    with (guide / "docs" / "use.md").open("a") as page:
+        page.write(
+            f"\n``` {{ .bash #slow }}\nsleep 60 & echo $! > {pidfile}\ntouch {ready}\nwait\n```\n"
+        )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--meshdemo", "-q"],
+        cwd=guide,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert not is_alive(int(pidfile.read_text()))
+    record = json.loads((guide / "docs" / "captures" / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert not list((guide / "docs" / "captures").glob("*.tmp"))
