@@ -107,6 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("meshdemo"):
         return
     state = GuideState(config)
+    if not state.config_file.is_file():
+        raise pytest.UsageError(
+            f"--meshdemo: no MkDocs configuration at {state.config_file} (see --meshdemo-config)"
+        )
     setattr(config, "_" + STATE_KEY, state)
     # collect the guide along with whatever else pytest was asked to collect
     known = {Path(arg.split("::")[0]).absolute() for arg in config.args}

@@ -148,3 +148,9 @@ def test_ctrl_c_under_pytest_stops_the_run(guide: Path, tmp_path: Path) -> None:
     record = json.loads((guide / "docs" / "captures" / "run.json").read_text())
     assert record["status"] == "interrupted"
     assert not list((guide / "docs" / "captures").glob("*.tmp"))
+
+
+def test_a_missing_config_is_a_usage_error(tmp_path: Path) -> None:
+    done = pytest_in(tmp_path, "--meshdemo", "--meshdemo-config", "nope.yml")
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "no MkDocs configuration at" in done.stderr
