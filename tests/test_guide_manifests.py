@@ -21,6 +21,8 @@ import jsonschema
 import pytest
 import yaml
 
+from meshdemo.model import Kind, Step
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SCHEMAS = Path(__file__).resolve().parent / "fixtures" / "schemas"
@@ -79,13 +81,11 @@ HEREDOC = re.compile(
 )
 
 
-def _heredoc_manifests() -> list[Manifest]:
+def _heredoc_manifests(steps: list[Step]) -> list[Manifest]:
     """Here-documents that steps feed to kubectl or kind (inline manifests and configs)."""
-    from meshdemo.project import load_project
-
     found = []
-    for step in load_project(ROOT / "mkdocs.yml").steps:
-        if step.kind.value != "bash":
+    for step in steps:
+        if step.kind is not Kind.BASH:
             continue
         for match in HEREDOC.finditer(step.command):
             # the here-document's first body line, in the page
@@ -104,7 +104,9 @@ def _all_manifests() -> list[Manifest]:
     for path in _yaml_files():
         text = path.read_text(encoding="utf-8")
         manifests += _documents(text, str(path.relative_to(ROOT)), 1)
-    return manifests + _heredoc_manifests()
+    from meshdemo.project import load_project
+
+    return manifests + _heredoc_manifests(load_project(ROOT / "mkdocs.yml").steps)
 
 
 try:
@@ -337,3 +339,27 @@ def test_validators_reject_what_kubectl_and_kind_reject() -> None:
     )
     with pytest.raises(jsonschema.ValidationError, match="rol"):
         _validate_kind_cluster(cluster)
+
+
+def test_here_documents_fed_to_kubectl_are_found_at_their_page_line() -> None:
+    command = (
+        "kubectl create namespace demo\n"
+        "kubectl apply -f - <<'EOF'\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: one}\n"
+        "---\n"
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata: {name: two}\n"
+        "EOF\n"
+        "cat <<EOF > notes.txt\n"
+        "kind: NotAManifest\n"
+        "EOF"
+    )
+    step = Step(id="x", kind=Kind.BASH, page="p.md", line=10, command=command)
+    found = _heredoc_manifests([step])
+    assert [(m.where, m.document["metadata"]["name"]) for m in found] == [
+        ("p.md:13", "one"),
+        ("p.md:17", "two"),
+    ]
