@@ -387,5 +387,6 @@ def test_the_existing_cluster_option_skips_provisioning(rehearsal: Rehearsal, tm
 def test_an_unnamed_context_is_refused(rehearsal: Rehearsal, tmp_path: Path):
     own = tmp_path / "config"
     own.write_text("apiVersion: v1\nkind: Config\ncontexts: []\nclusters: []\nusers: []\n")
-    result = rehearsal.meshdemo("demo", "--kubeconfig", str(own), "--skip-prereq")
+    result = rehearsal.meshdemo("demo", "--kubeconfig", str(own))
     assert result.status == 2 and "--kubeconfig needs --context" in result.output
+    assert "Prerequisites" not in result.output  # refused before anything was checked

@@ -88,6 +88,10 @@ def main(args: argparse.Namespace) -> int:
     requirements = Requirements.from_versions(project.root / VERSIONS_FILE)
     existing = args.kubeconfig is not None
     steps = select_steps(project, from_id=args.from_id)
+    report = LiveReport(console)
+    # bad --kubeconfig/--context raise here (exit 2), before any check or step runs
+    runner = Runner(project, kubeconfig=args.kubeconfig, context=args.context,
+                    cleanup=args.cleanup, capture=not args.no_capture, on_event=report)
 
     if not args.skip_prereq:
         checks = check_prerequisites(requirements, existing_cluster=existing)
@@ -108,10 +112,6 @@ def main(args: argparse.Namespace) -> int:
     if not steps:
         console.print("No steps to run.")
         return 0
-    report = LiveReport(console)
-    # bad --kubeconfig/--context raise here (exit 2), before anything runs
-    runner = Runner(project, kubeconfig=args.kubeconfig, context=args.context,
-                    cleanup=args.cleanup, capture=not args.no_capture, on_event=report)
     begin = time.monotonic()
     target = "an existing cluster" if existing else "the demo's kind cluster"
     console.print(
