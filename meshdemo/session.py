@@ -489,7 +489,11 @@ class BashSession:
         deadline = None if limit is None else begin + limit
         q = shlex.quote
         self._send(
-            f"__meshdemo_seq={seq}; source {q(str(step_file))} </dev/null >{q(str(out_file))} 2>&1;"
+            # `jobs` first, output discarded: it consumes bash's reports of jobs that ended
+            # since the last step ("[1]+  Terminated  sleep 60"), which bash would otherwise
+            # print into this step's output
+            f"jobs >/dev/null 2>&1; __meshdemo_seq={seq};"
+            f" source {q(str(step_file))} </dev/null >{q(str(out_file))} 2>&1;"
             f" printf '%s %s\\n' {self.salt} \"$?\"\n"
         )
         outcome = Outcome.EXITED
