@@ -18,20 +18,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+# one list of browser flags for the shots and for the tests (meshdemo.screenshot loads
+# playwright only inside its functions, so importing it here stays light)
+from meshdemo.screenshot import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+
 if TYPE_CHECKING:  # playwright is a heavy import: only the fixtures that need it load it
     from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def browser_required() -> bool:

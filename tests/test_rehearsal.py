@@ -356,6 +356,7 @@ def test_a_failure_inside_a_pipe_fails_the_step_and_says_how_to_resume(rehearsal
     assert result.status == 1, result.output[-3000:]
     assert "control-plane.md:" in result.output and "install-crds" in result.output
     assert "meshdemo demo --from install-crds" in result.output
+    assert "meshdemo run --from" not in result.output  # one way to resume, the demo's own
     assert "The cluster is kept" in result.output
     assert "kind delete cluster --name meshdemo" in result.output
     assert live_doubles(rehearsal.log) == []

@@ -26,13 +26,18 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 
 from rich.console import Console
 from rich.markup import escape
 
 from meshdemo.captures import Status
-from meshdemo.commands.run import LiveReport, _duration, report_failure, summary_table
+from meshdemo.commands.run import (
+    LiveReport,
+    report_failure,
+    rerun_command,
+    run_and_summarise,
+    teardown_command,
+)
 from meshdemo.model import Project
 from meshdemo.prerequisites import (
     EXIT_PREREQUISITES,
@@ -57,24 +62,12 @@ def build_site(project: Project) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _command(args: argparse.Namespace, *extra: str) -> str:
-    words = ["meshdemo", "demo"]
-    if args.config_file != "mkdocs.yml":
-        words += ["-f", args.config_file]
-    if args.kubeconfig:
-        words += ["--kubeconfig", args.kubeconfig, "--context", args.context or ""]
-    return shlex.join([*words, *extra])
-
-
 def how_to_tear_down(project: Project, requirements: Requirements,
                      args: argparse.Namespace) -> list[str]:
     lines = []
-    pages = list(dict.fromkeys(s.page for s in project.steps if s.options.teardown))
-    if pages:
-        only = [word for page in pages for word in ("--only", page)]
-        words = ["meshdemo", "run", *(["-f", args.config_file] if args.config_file !=
-                                       "mkdocs.yml" else []), *only, "--cleanup", "always"]
-        lines.append(shlex.join(words))
+    by_the_guide = teardown_command(project, args)
+    if by_the_guide:
+        lines.append(by_the_guide)
     if requirements.cluster_name and not args.kubeconfig:
         lines.append(f"kind delete cluster --name {requirements.cluster_name}")
     return lines
@@ -99,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
         if any(check.failed for check in checks):
             console.print(
                 "[bold red]Nothing was started.[/] Fix the rows marked FAIL, then run "
-                f"[bold]{escape(_command(args))}[/] again."
+                f"[bold]{escape(rerun_command(args, command='demo'))}[/] again."
             )
             return EXIT_PREREQUISITES
         if args.check:
@@ -112,33 +105,18 @@ def main(args: argparse.Namespace) -> int:
     if not steps:
         console.print("No steps to run.")
         return 0
-    begin = time.monotonic()
-    target = "an existing cluster" if existing else "the demo's kind cluster"
-    console.print(
-        f"Running {len(steps)} steps of {escape(str(project.config_file))} against {target} "
-        f"(KUBECONFIG={escape(str(runner.kubeconfig))})"
-    )
-    with report:
-        result = runner.run(steps)
-    console.print()
-    console.print(summary_table(result))
-    console.print(f"{result.status} in {_duration(time.monotonic() - begin)}")
+    result = run_and_summarise(console, runner, steps, report)
     teardown = how_to_tear_down(project, requirements, args)
     if result.status == Status.INTERRUPTED:
         console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
         return 130
     if result.failed is not None:
-        report_failure(console, project, result, args)
+        report_failure(console, project, result, args, command="demo")
         console.print()
         console.print("The cluster is kept, so you can look at it:")
         console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
-        console.print("Resume the demo from the failed step (prerequisites, the rest of the "
-                      "guide, the site):")
-        console.print(f"  [bold]{escape(_command(args, '--from', result.failed.step.id))}[/]")
-        if teardown:
-            console.print("Or tear it all down:")
-            for line in teardown:
-                console.print(f"  {escape(line)}")
+        if requirements.cluster_name and not args.kubeconfig:
+            console.print(f"Or delete it:  kind delete cluster --name {requirements.cluster_name}")
         return 1
 
     if args.no_capture:

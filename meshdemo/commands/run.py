@@ -110,8 +110,9 @@ def summary_table(result: RunResult) -> Table:
     return table
 
 
-def _rerun(args: argparse.Namespace, *extra: str) -> str:
-    words = ["meshdemo", "run"]
+def rerun_command(args: argparse.Namespace, *extra: str, command: str = "run") -> str:
+    """The ``meshdemo COMMAND`` line that repeats this invocation's target with ``extra``."""
+    words = ["meshdemo", command]
     if args.config_file != "mkdocs.yml":
         words += ["-f", args.config_file]
     if args.kubeconfig:
@@ -119,9 +120,24 @@ def _rerun(args: argparse.Namespace, *extra: str) -> str:
     return shlex.join([*words, *extra])
 
 
+def teardown_command(project: Project, args: argparse.Namespace) -> str | None:
+    """``meshdemo run`` of just the pages holding teardown steps, or None when there are none."""
+    pages = list(dict.fromkeys(s.page for s in project.steps if s.options.teardown))
+    if not pages:
+        return None
+    only = [word for page in pages for word in ("--only", page)]
+    return rerun_command(args, *only, "--cleanup", "always")
+
+
 def report_failure(
-    console: Console, project: Project, result: RunResult, args: argparse.Namespace
+    console: Console,
+    project: Project,
+    result: RunResult,
+    args: argparse.Namespace,
+    *,
+    command: str = "run",
 ) -> None:
+    """Where the run broke (page:line, id, command, output tail) and how to go on from there."""
     failed = result.failed
     if failed is None:
         return
@@ -143,13 +159,10 @@ def report_failure(
     else:
         console.print("[dim](no output)[/]")
     console.print()
-    console.print(f"Fix it, then resume with:  [bold]{escape(_rerun(args, '--from', step.id))}[/]")
-    teardown_pages = list(dict.fromkeys(s.page for s in project.steps if s.options.teardown))
-    if teardown_pages:
-        only: list[str] = []
-        for page in teardown_pages:
-            only += ["--only", page]
-        teardown = _rerun(args, *only, "--cleanup", "always")
+    resume = rerun_command(args, "--from", step.id, command=command)
+    console.print(f"Fix it, then resume with:  [bold]{escape(resume)}[/]")
+    teardown = teardown_command(project, args)
+    if teardown:
         console.print(f"Or tear everything down:    [bold]{escape(teardown)}[/]")
 
 
@@ -170,6 +183,33 @@ def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def run_and_summarise(
+    console: Console, runner: Runner, steps: list[Step], report: LiveReport
+) -> RunResult:
+    """Run the steps with live progress, then print the summary table and the tool versions.
+
+    Shared by ``meshdemo run`` and ``meshdemo demo`` so both stop, report and clean up alike.
+    """
+    # a stop request (CI cancelling a job) ends the run as Ctrl-C does: every process stopped
+    signal.signal(signal.SIGTERM, _interrupt)
+    begin = time.monotonic()
+    target = "an existing cluster" if runner.existing_cluster else "the run's own cluster"
+    console.print(
+        f"Running {len(steps)} steps of {escape(str(runner.project.config_file))} against "
+        f"{target} (KUBECONFIG={escape(str(runner.kubeconfig))})"
+    )
+    with report:
+        result = runner.run(steps)
+    console.print()
+    console.print(summary_table(result))
+    console.print(f"{result.status} in {_duration(time.monotonic() - begin)}")
+    versions = result.record.tool_versions if result.record else {}
+    if versions:
+        shown = ", ".join(f"{name}: {text.splitlines()[0]}" for name, text in versions.items())
+        console.print(f"[dim]tools: {escape(shown)}[/]")
+    return result
 
 
 def main(args: argparse.Namespace) -> int:
@@ -195,23 +235,7 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         return dry_run(console, runner, steps)
-    # a stop request (CI cancelling a job) ends the run as Ctrl-C does: every process stopped
-    signal.signal(signal.SIGTERM, _interrupt)
-    begin = time.monotonic()
-    target = "an existing cluster" if args.kubeconfig else "the run's own cluster"
-    console.print(
-        f"Running {len(steps)} steps of {escape(str(project.config_file))} against {target} "
-        f"(KUBECONFIG={escape(str(runner.kubeconfig))})"
-    )
-    with report:
-        result = runner.run(steps)
-    console.print()
-    console.print(summary_table(result))
-    console.print(f"{result.status} in {_duration(time.monotonic() - begin)}")
-    versions = result.record.tool_versions if result.record else {}
-    if versions:
-        shown = ", ".join(f"{name}: {text.splitlines()[0]}" for name, text in versions.items())
-        console.print(f"[dim]tools: {escape(shown)}[/]")
+    result = run_and_summarise(console, runner, steps, report)
     if runner.resume and runner.session_restored:
         console.print(f"[dim]shell state restored from {escape(str(runner.state_file))}[/]")
     if not capture:
