@@ -236,16 +236,19 @@ def pytest_collection_modifyitems(
         else:
             first = position if first is None else first
             guide.append((key, item))
-    # a python fence collected by markdown-docs runs there, not twice
-    guide = [
-        (key, item)
-        for key, item in guide
-        if not (
+    # a python fence collected by markdown-docs runs there, not twice: its own step item is
+    # deselected (and reported so, keeping pytest's "collected" count honest)
+    def duplicated(item: pytest.Item) -> bool:
+        return (
             isinstance(item, StepItem)
             and item.step.kind == Kind.PYTHON
             and (item.step.page, item.step.line) in fences
         )
-    ]
+
+    dropped = [item for _, item in guide if duplicated(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    guide = [(key, item) for key, item in guide if not duplicated(item)]
     guide.sort(key=lambda pair: pair[0])
     ordered = [item for _, item in guide]
     # the guide goes where its first item was; everything else keeps its order around it
