@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from meshdemo.model import Kind, Project, Step
+from meshdemo.model import CLEANUP_POLICIES, Kind, Project, Step
 
 STATE_KEY = "meshdemo_state"
 
@@ -47,7 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--meshdemo-context", metavar="NAME", help="the context of that kubeconfig")
     group.addoption(
         "--meshdemo-cleanup",
-        choices=["always", "on-success", "never"],
+        choices=CLEANUP_POLICIES,
         default="on-success",
         help="when teardown steps run (default: on-success)",
     )

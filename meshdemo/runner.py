@@ -39,12 +39,11 @@ from pathlib import Path
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, Status, write_atomically
 from meshdemo.kubeconfig import private_kubeconfig
-from meshdemo.model import Kind, Project, Step
+from meshdemo.model import CLEANUP_POLICIES, Kind, Project, Step
 from meshdemo.normalize import compare
 from meshdemo.secrets import mask
 from meshdemo.session import BashSession, Outcome, StepRun, scratch_dir
 
-CLEANUP_POLICIES = ("always", "on-success", "never")
 NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
 TOOL_VERSION_TIMEOUT = 10.0
 STATE_FILE = "state.sh"  # the shell state a run ended with (exported variables, functions, cwd)
