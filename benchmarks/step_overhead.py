@@ -25,8 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from meshdemo.model import Kind, Page, Project, Step
-from meshdemo.runner import Runner
-from meshdemo.session import BashSession, scratch_dir
+from meshdemo.run.runner import Runner
+from meshdemo.run.session import BashSession, scratch_dir
 
 STEP = "x=$((x+1))"
 

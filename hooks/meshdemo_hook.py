@@ -1,6 +1,6 @@
-"""MkDocs hook of the guide: forwards build events to meshdemo.render, where the logic lives."""
+"""MkDocs hook of the guide: forwards build events to meshdemo.site.render (the logic)."""
 
-from meshdemo import render
+from meshdemo.site import render
 
 
 def on_config(config):

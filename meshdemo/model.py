@@ -1,7 +1,7 @@
 """The nouns of a guide: a project has pages, a page has blocks, a block is a step to run,
 a screenshot to take, or the expected output of the step before it.
 
-Everything here is plain data, produced by `meshdemo.project` and consumed by the runner,
+Everything here is plain data, produced by `meshdemo.guide.pages` and consumed by the runner,
 the checks, the pytest plugin and the MkDocs hook.
 """
 

@@ -5,7 +5,7 @@ point), it does nothing unless ``--meshdemo`` is given. Then:
 
 * the guide's ``mkdocs.yml`` (``--meshdemo-config``) is added to what pytest collects, and yields
   one item per step in run order, named by step id, located at its fence (``page:line``);
-* every item runs in ONE :class:`~meshdemo.runner.Runner` (one bash session) for the whole
+* every item runs in ONE :class:`~meshdemo.run.runner.Runner` (one bash session) for the whole
   pytest session, with the same options as ``meshdemo run`` (private kubeconfig, cleanup policy,
   captures unless ``--meshdemo-no-capture``);
 * after a failed step the later ones are skipped ("previous step failed"), except teardown
@@ -68,7 +68,7 @@ class GuideState:
 
     def load(self) -> Project:
         if self.project is None:
-            from meshdemo.project import load_project
+            from meshdemo.guide.pages import load_project
 
             self.project = load_project(self.config_file)
             self.steps = self.project.steps
@@ -77,7 +77,7 @@ class GuideState:
     @property
     def runner(self) -> Any:
         if self._runner is None:
-            from meshdemo.runner import Runner
+            from meshdemo.run.runner import Runner
 
             option = self.config.getoption
             self._runner = Runner(
@@ -158,7 +158,7 @@ class StepItem(pytest.Item):
 
     def runtest(self) -> None:
         from meshdemo.captures import Status
-        from meshdemo.runner import NOT_RUN
+        from meshdemo.run.runner import NOT_RUN
 
         state = _state(self.config)
         assert state is not None
@@ -268,7 +268,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         state = _state(item.config)
         if state is not None and state.runner.failure is None:
             from meshdemo.captures import Status
-            from meshdemo.runner import StepResult
+            from meshdemo.run.runner import StepResult
 
             page = Path(item.path).resolve().relative_to(state.load().docs_dir.resolve())
             line = int(item.start_line)  # type: ignore[attr-defined]

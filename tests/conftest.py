@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-# one list of browser flags for the shots and for the tests (meshdemo.screenshot loads
+# one list of browser flags for the shots and for the tests (meshdemo.run.screenshot loads
 # playwright only inside its functions, so importing it here stays light)
-from meshdemo.screenshot import CHROMIUM_ARGS, DEFAULT_CHROMIUM
+from meshdemo.run.screenshot import CHROMIUM_ARGS, DEFAULT_CHROMIUM
 
 if TYPE_CHECKING:  # playwright is a heavy import: only the fixtures that need it load it
     from playwright.sync_api import Browser

@@ -12,14 +12,14 @@ import pytest
 
 from meshdemo import cli
 from meshdemo.captures import Capture, CaptureStore
-from meshdemo.checks import (
+from meshdemo.guide.lint import (
     check_project,
     find_shellcheck,
     shellcheck_steps,
     stale_captures,
 )
+from meshdemo.guide.pages import load_project
 from meshdemo.model import command_hash
-from meshdemo.project import load_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

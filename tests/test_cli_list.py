@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from meshdemo.project import load_project
+from meshdemo.guide.pages import load_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.session import is_alive
+from meshdemo.run.session import is_alive
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runnable"
 

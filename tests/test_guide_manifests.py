@@ -104,7 +104,7 @@ def _all_manifests() -> list[Manifest]:
     for path in _yaml_files():
         text = path.read_text(encoding="utf-8")
         manifests += _documents(text, str(path.relative_to(ROOT)), 1)
-    from meshdemo.project import load_project
+    from meshdemo.guide.pages import load_project
 
     return manifests + _heredoc_manifests(load_project(ROOT / "mkdocs.yml").steps)
 

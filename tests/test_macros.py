@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from meshdemo.captures import RunRecord
-from meshdemo.macros import _page_titles, chapter_table
+from meshdemo.site.macros import _page_titles, chapter_table
 
 
 def test_no_run_yet_is_said_in_a_sentence() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from meshdemo import prerequisites as prereq
-from meshdemo.prerequisites import FAIL, OK, WARN, Requirements
+from meshdemo.cluster import prerequisites as prereq
+from meshdemo.cluster.prerequisites import FAIL, OK, WARN, Requirements
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLES = ROOT / "tests" / "doubles" / "bin"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from meshdemo.guide.pages import load_project, page_stem
 from meshdemo.model import Kind
-from meshdemo.project import load_project, page_stem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -200,7 +200,7 @@ def test_the_fixture_fences_are_the_ones_mkdocs_renders(tmp_path, mkdocs_build):
     """Cross-check the container rules against the real site: same code blocks on each page."""
     import re
 
-    from meshdemo import fences
+    from meshdemo.guide import fences
 
     config_file = copy_fixture("basic", tmp_path)
     site = tmp_path / "site"
@@ -236,7 +236,7 @@ def test_lines_stay_right_below_a_macro_include(tmp_path):
 
 
 def test_read_page_steps_matches_load_project(basic):
-    from meshdemo.project import read_page_steps
+    from meshdemo.guide.pages import read_page_steps
 
     page = next(p for p in basic.pages if p.path == "index.md")
     docs = FIXTURES / "basic" / "docs"

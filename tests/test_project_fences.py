@@ -8,7 +8,7 @@ import re
 import markdown
 import pytest
 
-from meshdemo import fences
+from meshdemo.guide import fences
 
 EXTENSIONS = ["admonition", "attr_list", "pymdownx.details", "pymdownx.superfences"]
 CONFIGS = {"pymdownx.tabbed": {"alternate_style": True}}

@@ -9,11 +9,11 @@ from pathlib import Path
 import markdown as python_markdown
 import pytest
 
-from meshdemo import ansi
 from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
+from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
-from meshdemo.project import read_page_steps
-from meshdemo.render import EXTENSIONS, FOLD_AFTER, render_page
+from meshdemo.site import ansi
+from meshdemo.site.render import EXTENSIONS, FOLD_AFTER, render_page
 
 RAN_AT = "2026-11-26T08:12:40.120+00:00"
 

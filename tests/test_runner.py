@@ -14,8 +14,8 @@ import yaml
 from meshdemo.captures import Capture, CaptureStore, Status
 from meshdemo.errors import ConfigError
 from meshdemo.model import ExpectedOutput, Kind, Page, Project, Step, StepOptions
-from meshdemo.runner import NOT_RUN, Event, Runner
-from meshdemo.session import is_alive
+from meshdemo.run.runner import NOT_RUN, Event, Runner
+from meshdemo.run.session import is_alive
 
 
 def make_step(step_id: str, command: str, line: int = 1, page: str = "guide.md", **options: Any):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshdemo.normalize import compare, normalize_line
+from meshdemo.run.normalize import compare, normalize_line
 
 RUN = """NAME                       READY   STATUS    RESTARTS   AGE     IP
 books-7f6c9d8b5c-q2x9z     2/2     Running   0          12s     10.244.0.17

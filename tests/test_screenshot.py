@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.screenshot import ScreenshotError, take_screenshot
+from meshdemo.run.screenshot import ScreenshotError, take_screenshot
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from meshdemo.secrets import MASK, mask
+from meshdemo.run.masking import MASK, mask
 
 
 def generated_key() -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import IO
 
 from meshdemo.captures import Capture, CaptureStore, Status
+from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
-from meshdemo.project import read_page_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "rendered"

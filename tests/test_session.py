@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.session import BashSession, Outcome, is_alive
+from meshdemo.run.session import BashSession, Outcome, is_alive
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_a_saved_state_starts_a_new_session(tmp_path: Path) -> None:
 def test_the_subreaper_flag_lasts_only_while_a_session_is_open(tmp_path: Path) -> None:
     import ctypes
 
-    from meshdemo import session as module
+    from meshdemo.run import session as module
 
     def flag() -> int:
         value = ctypes.c_int(-1)

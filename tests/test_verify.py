@@ -1,4 +1,4 @@
-"""meshdemo.verify against a small fake Kubernetes API server (an http.server on 127.0.0.1
+"""meshdemo.cluster.verify against a small fake Kubernetes API server (an http.server on 127.0.0.1
 serving canned JSON for the few endpoints the helpers use, watch streams included), with a
 real kubeconfig pointing at it and the real kubernetes client; metrics through the linkerd
 test double (tests/doubles)."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo import verify
+from meshdemo.cluster import verify
 
 sys.path.insert(0, str(Path(__file__).parent / "doubles"))
 from fake_kube import FakeKube, deployment, kubeconfig_for, meshed_books_cluster, pod, serve
@@ -213,15 +213,15 @@ def test_no_linkerd_cli_is_reported(tmp_path, monkeypatch):
 
 
 def test_helpers_import_no_kubernetes_until_called():
-    code = "import sys, meshdemo.verify; print('kubernetes' in sys.modules)"
+    code = "import sys, meshdemo.cluster.verify; print('kubernetes' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ})
     assert out.stdout.strip() == "False"
 
 
 def guide_python_blocks() -> list:
+    from meshdemo.guide.pages import load_project
     from meshdemo.model import Kind
-    from meshdemo.project import load_project
 
     return [s for s in load_project(ROOT / "mkdocs.yml").steps if s.kind == Kind.PYTHON]
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from meshdemo.cli import build_parser
-from meshdemo.kubeconfig import DEFAULT_NAME
+from meshdemo.cluster.kubeconfig import DEFAULT_NAME
 
 sys.path.insert(0, str(Path(__file__).parent / "doubles"))
 from shellwords import simple_commands

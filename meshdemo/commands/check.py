@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from meshdemo.checks import check_project
-from meshdemo.project import load_project
+from meshdemo.guide.lint import check_project
+from meshdemo.guide.pages import load_project
 
 
 def main(args: argparse.Namespace) -> int:

@@ -31,6 +31,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from meshdemo.captures import Status
+from meshdemo.cluster.prerequisites import (
+    EXIT_PREREQUISITES,
+    Requirements,
+    check_prerequisites,
+    render,
+)
 from meshdemo.commands.run import (
     LiveReport,
     report_failure,
@@ -39,13 +45,7 @@ from meshdemo.commands.run import (
     teardown_command,
 )
 from meshdemo.model import Project
-from meshdemo.prerequisites import (
-    EXIT_PREREQUISITES,
-    Requirements,
-    check_prerequisites,
-    render,
-)
-from meshdemo.runner import Runner, select_steps
+from meshdemo.run.runner import Runner, select_steps
 
 VERSIONS_FILE = "versions.yml"
 
@@ -74,7 +74,7 @@ def how_to_tear_down(project: Project, requirements: Requirements,
 
 
 def main(args: argparse.Namespace) -> int:
-    from meshdemo.project import load_project
+    from meshdemo.guide.pages import load_project
 
     console = Console(highlight=False)
     project = load_project(args.config_file)

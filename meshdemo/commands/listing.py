@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from meshdemo.guide.pages import load_project
 from meshdemo.model import Kind, Step
-from meshdemo.project import load_project
 
 
 def describe(step: Step) -> str:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from meshdemo.captures import Status
 from meshdemo.model import Project, Step
-from meshdemo.runner import NOT_RUN, Event, Runner, RunResult, StepResult, select_steps
+from meshdemo.run.runner import NOT_RUN, Event, Runner, RunResult, StepResult, select_steps
 
 STYLES = {
     Status.PASSED: ("green", "✓"),
@@ -213,7 +213,7 @@ def run_and_summarise(
 
 
 def main(args: argparse.Namespace) -> int:
-    from meshdemo.project import load_project
+    from meshdemo.guide.pages import load_project
 
     console = Console(highlight=False)
     project = load_project(args.config_file)

@@ -1,5 +1,5 @@
 """A small fake Kubernetes API server for tests: an http.server on 127.0.0.1 serving canned
-JSON for the few endpoints meshdemo.verify uses (deployments, with watch streams, and pods).
+JSON for the few endpoints meshdemo.cluster.verify uses (deployments, with watch streams, and pods).
 
 NOT Kubernetes: just enough of its HTTP API for the real kubernetes client to list, watch and
 deserialize. Used by tests/test_verify.py and by the rehearsal, whose kind double writes this

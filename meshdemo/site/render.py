@@ -14,8 +14,9 @@ returns it with, under each step fence, the capture the last run recorded for it
 * ``.screenshot`` fences turned into the image, its caption and when it was taken;
 * a banner under the page title saying when, and with which tools, the page was verified.
 
-Fences are found with the engine's markdown-it parser (``meshdemo.fences``), so fences nested in
-admonitions, tabs, lists and blockquotes are found too; what we add is indented like the fence.
+Fences are found with the engine's markdown-it parser (``meshdemo.guide.fences``), so fences
+nested in admonitions, tabs, lists and blockquotes are found too; what we add is indented like
+the fence.
 The build only reads ``docs/captures``: it never writes into docs_dir (``mkdocs serve`` would
 rebuild forever).
 """
@@ -31,10 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from meshdemo import ansi, fences
 from meshdemo.captures import RUN_FILE, Capture, CaptureStore, RunRecord, Status
 from meshdemo.errors import ParseError
+from meshdemo.guide import fences
 from meshdemo.model import Kind, Step
+from meshdemo.site import ansi
 
 # MkDocs counts WARNINGs of "mkdocs.*" loggers: `mkdocs build --strict` fails on a stale capture.
 log = logging.getLogger("mkdocs.plugins.meshdemo")
@@ -340,7 +342,7 @@ def render_page(
     source: str | None = None,
 ) -> str:
     """``markdown`` (one page, after macros) with its captures, screenshots and banner."""
-    from meshdemo.project import LineMap, read_page_steps
+    from meshdemo.guide.pages import LineMap, read_page_steps
 
     try:
         steps = read_page_steps(page, markdown, docs_dir=docs_dir)

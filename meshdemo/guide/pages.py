@@ -3,7 +3,7 @@
 MkDocs itself decides what the pages are and in which order (``load_config``, ``get_files``,
 ``get_navigation``); mkdocs-macros, when the project uses it, renders each page exactly as
 the site shows it (only that plugin runs: not the others, not the hooks). markdown-it-py then
-finds the fences (see ``meshdemo.fences``).
+finds the fences (see ``meshdemo.guide.fences``).
 
 Every problem is raised before anything runs or is written: a ``ConfigError`` for mkdocs.yml,
 a ``ParseError`` naming the page and line for a page.
@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from meshdemo import fences
 from meshdemo.errors import ConfigError, ParseError
+from meshdemo.guide import fences
 from meshdemo.model import (
     ExpectedOutput,
     Kind,

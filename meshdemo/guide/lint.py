@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshdemo.captures import RUN_FILE, Capture, CaptureStore
+from meshdemo.guide.pages import display_path
 from meshdemo.model import Kind, Project, Step
-from meshdemo.project import display_path
 
 # How the session runs a bash step: sourced into one long-lived bash with these options on.
 SESSION_PRELUDE = ("# shellcheck shell=bash", "set -o pipefail")
@@ -172,7 +172,7 @@ def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
 
 
 def _lang(info: str) -> str | None:
-    from meshdemo import fences
+    from meshdemo.guide import fences
 
     try:
         return fences.parse_info(info).lang
@@ -185,8 +185,8 @@ def pages_outside_nav(project: Project) -> list[Problem]:
     from mkdocs.config import load_config
     from mkdocs.structure.files import get_files
 
-    from meshdemo import fences
-    from meshdemo.project import quiet_mkdocs
+    from meshdemo.guide import fences
+    from meshdemo.guide.pages import quiet_mkdocs
 
     listed = {page.path for page in project.pages}
     problems: list[Problem] = []

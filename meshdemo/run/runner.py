@@ -10,11 +10,11 @@ Decisions (the reference page describes the same rules):
   ``never`` skips them.
 * A step passes when its exit status is the expected one (``exit``, default 0; ``any``) *and*,
   when the page shows an expected output after it, that output matches (see
-  :mod:`meshdemo.normalize`). ``retry`` repeats the step until it passes.
+  :mod:`meshdemo.run.normalize`). ``retry`` repeats the step until it passes.
 * Skipped steps (``skip``, ``skip-if``, ``provision`` on an existing cluster, teardown per
   policy) never ran: they are listed in ``run.json`` and their capture files are left as they
   were, so a page keeps the last real output it had.
-* Everything a step printed is masked of secrets (:mod:`meshdemo.secrets`) before it is
+* Everything a step printed is masked of secrets (:mod:`meshdemo.run.masking`) before it is
   stored, returned, or shown.
 * ``capture=False`` writes nothing under ``docs/``: no captures, no run.json, and screenshots go
   to the run directory instead of the page's image path.
@@ -38,11 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, Status, write_atomically
-from meshdemo.kubeconfig import private_kubeconfig
+from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.model import CLEANUP_POLICIES, Kind, Project, Step
-from meshdemo.normalize import compare
-from meshdemo.secrets import mask
-from meshdemo.session import BashSession, Outcome, StepRun, scratch_dir
+from meshdemo.run.masking import mask
+from meshdemo.run.normalize import compare
+from meshdemo.run.session import BashSession, Outcome, StepRun, scratch_dir
 
 NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
 TOOL_VERSION_TIMEOUT = 10.0
@@ -443,7 +443,7 @@ class Runner:
         else:
             image = self.run_dir / "screenshots" / image_rel
         try:
-            from meshdemo.screenshot import take_screenshot  # playwright: only when needed
+            from meshdemo.run.screenshot import take_screenshot  # playwright: only when needed
         except ImportError as error:
             result.note = f"screenshots are not available: {error}"
             return result

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
-from meshdemo.render import CAPTURES, seconds, when
+from meshdemo.site.render import CAPTURES, seconds, when
 
 
 def _page_titles(nav: Any, titles: dict[str, str] | None = None) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 A block reads like this::
 
-    from meshdemo.verify import pods_without_proxy, wait_for_deployments
+    from meshdemo.cluster.verify import pods_without_proxy, wait_for_deployments
 
     wait_for_deployments("booksapp")
     assert pods_without_proxy("booksapp") == []
