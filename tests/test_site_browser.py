@@ -8,6 +8,7 @@ pages make is recorded: all must go to that server, so the guide works with no n
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -206,6 +207,8 @@ def test_chapter_page_has_search_palette_toggle_and_footer_navigation(
 
 def test_search_finds_a_chapter(visit: Callable[[str], Visit], site: Site) -> None:
     """The search index loads from the local site and answers."""
+    from playwright.sync_api import expect
+
     seen = visit("")
     page = seen.page
     # Typing before the search worker has loaded the index would be dropped: wait until
@@ -223,7 +226,12 @@ def test_search_finds_a_chapter(visit: Callable[[str], Visit], site: Site) -> No
     search = page.locator("input.md-search__input")
     search.click()
     search.press_sequentially("linkerd")
-    results = page.locator(".md-search-result__item")
-    results.first.wait_for(state="visible", timeout=20_000)
-    assert "linkerd" in results.first.inner_text().lower()
+    # Results come and go while the query grows ("l", "li", …): wait for the whole word's
+    # answer, not the first result shown. Material links each result with the query it
+    # answers (?h=QUERY), which tells a partial query's results from the word's.
+    first = page.locator(".md-search-result__item").first
+    expect(first.locator("a.md-search-result__link").first).to_have_attribute(
+        "href", re.compile(r"[?&]h=linkerd(&|#|$)"), timeout=20_000
+    )
+    expect(first).to_contain_text("linkerd", ignore_case=True)
     _assert_offline_and_clean(seen, site)
