@@ -1,0 +1,452 @@
+"""Judge the guide's commands against the command contracts of the CLIs they call.
+
+Every bash step (skipped ones too: a reader copies them) is parsed by ``shell``; each
+invocation of a contracted CLI is resolved the way cobra resolves it (subcommands by name or
+alias, flags before or after them, persistent flags inherited from ancestors) and its flags
+are read the way pflag reads them (``--name=value``, ``--name value``, ``-n value``,
+``-nvalue``, grouped booleans ``-Aq``, ``--`` ending the flags). Reported: an unknown
+subcommand or flag, a flag given without its value, a deprecated command or flag (with what
+replaces it). Then the output columns: a step's expected header must be the header the CLI
+prints, and an awk filter on a table must read, in each ``$N``, the column the guide's header
+puts there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from meshdemo.guide import shell
+from meshdemo.guide.contracts import PINNED_BY, MissingContract, available, load
+from meshdemo.guide.contracts.model import Command, Contract, Flag, TableOutput
+from meshdemo.model import Kind, Step
+
+
+@dataclass(frozen=True)
+class Finding:
+    step: Step | None
+    line: int | None  # 1-based line of the page (or of versions.yml)
+    message: str
+    path: Path | None = None  # set when the finding is not in a page (versions.yml)
+
+
+# -- which contracts --------------------------------------------------------------------------
+
+
+def pinned_contracts(versions_file: Path) -> tuple[dict[str, Contract], list[Finding]]:
+    """The contract of each CLI at the version versions.yml pins; a finding for each pinned
+    version that has none (a version was bumped and its contract not regenerated)."""
+    versions = yaml.safe_load(versions_file.read_text(encoding="utf-8"))["versions"]
+    contracts: dict[str, Contract] = {}
+    findings: list[Finding] = []
+    for cli, where in PINNED_BY.items():
+        if where is None:
+            version = _kubectl_within_skew(versions)
+            if version is None:
+                findings.append(
+                    Finding(
+                        None,
+                        None,
+                        (
+                            f"no command contract for a kubectl within one minor version of "
+                            f"Kubernetes {versions['kubernetes']['minor']} (have: "
+                            f"{', '.join(available(cli)) or 'none'})"
+                        ),
+                        path=versions_file,
+                    )
+                )
+                continue
+        else:
+            section, key = where
+            version = versions[section][key]
+        try:
+            contracts[cli] = load(cli, version)
+        except MissingContract as error:
+            findings.append(
+                Finding(None, _line_of(versions_file, version), str(error), path=versions_file)
+            )
+    return contracts, findings
+
+
+def _kubectl_within_skew(versions: dict) -> str | None:
+    major, minor = (int(p) for p in str(versions["kubernetes"]["minor"]).split("."))
+    candidates = []
+    for version in available("kubectl"):
+        match = re.match(r"v(\d+)\.(\d+)\.(\d+)", version)
+        if match and int(match.group(1)) == major and abs(int(match.group(2)) - minor) <= 1:
+            candidates.append((tuple(int(g) for g in match.groups()), version))
+    return max(candidates)[1] if candidates else None
+
+
+def _line_of(path: Path, text: str) -> int | None:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if text in line:
+            return number
+    return None
+
+
+# -- one invocation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    command: Command
+    positionals: tuple[shell.Word, ...]  # the words that are neither path nor flags
+    flags: tuple[tuple[str, shell.Word], ...]  # (long name, word) of each flag given
+    certain: bool  # False: the path could not be followed (an expansion where a name was)
+
+
+def _suggest(word: str, choices: Iterable[str], prefix: str = "") -> str:
+    options = sorted(set(choices))
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in options if len(word) > 2 and c.startswith(word)][:1]
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
+class Judge:
+    """Reads one CLI's invocations against its contract."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def resolve(self, words: tuple[shell.Word, ...]) -> tuple[Resolved, list[tuple[int, str]]]:
+        contract = self.contract
+        command = contract.root
+        problems: list[tuple[int, str]] = []
+        args = list(words[1:])
+        path_open = True
+        certain = True
+        positionals: list[shell.Word] = []
+        index = 0
+        # cobra's Find: the first word that is not a flag (nor a flag's value, as far as the
+        # command found so far knows its flags) names the next subcommand
+        while index < len(args):
+            word = args[index]
+            value = word.value
+            if value == "--":
+                positionals.extend(args[index + 1 :])
+                break
+            if value.startswith("-") and value != "-":
+                index += 1 + self._consumes_next(command, value)
+                continue
+            if path_open:
+                literal = word.literal
+                child = contract.child(command, literal) if literal is not None else None
+                if child is not None:
+                    command = child
+                    index += 1
+                    continue
+                path_open = False
+                if literal is None:
+                    certain = not command.subcommands
+                elif command.subcommands and (not command.runnable or not command.takes_args):
+                    names = [n for n in command.subcommands]
+                    problems.append(
+                        (
+                            word.line,
+                            f"{command.name}: unknown command {literal}{_suggest(literal, names)}",
+                        )
+                    )
+                    certain = False
+            positionals.append(word)
+            index += 1
+        flags = self._flags(command, args, problems) if certain and command.flag_parsing else []
+        return Resolved(command, tuple(positionals), tuple(flags), certain), problems
+
+    def _consumes_next(self, command: Command, value: str) -> int:
+        """Whether cobra, looking for subcommands, takes the next word as this flag's value
+        (cobra's stripFlags: a flag it does not know yet is assumed to take one)."""
+        if "=" in value:
+            return 0
+        flags = self.contract.effective_flags(command)
+        if value.startswith("--"):
+            flag = flags.get(value[2:])
+        elif len(value) == 2:
+            flag = next((f for f in flags.values() if f.short == value[1]), None)
+        else:
+            return 0
+        return 0 if flag is not None and flag.value != "required" else 1
+
+    def _flags(
+        self, command: Command, args: list[shell.Word], problems: list[tuple[int, str]]
+    ) -> list[tuple[str, shell.Word]]:
+        """pflag's parse of every word, against the flags of the command found."""
+        flags = self.contract.effective_flags(command)
+        by_short = {f.short: f for f in flags.values() if f.short}
+        visible = [n for n, f in flags.items() if not f.hidden]
+        given: list[tuple[str, shell.Word]] = []
+        label = command.name
+        index = 0
+        while index < len(args):
+            word = args[index]
+            value = word.value
+            index += 1
+            if value == "--":
+                break
+            if not value.startswith("-") or value == "-":
+                continue
+            name_part = value.split("=", 1)[0]
+            if shell.EXPANSION in name_part:
+                continue  # --$FLAG: nothing to judge
+            next_word = args[index] if index < len(args) else None
+            if value.startswith("--"):
+                name = name_part[2:]
+                flag = flags.get(name)
+                if flag is None:
+                    problems.append(
+                        (
+                            word.line,
+                            f"{label}: unknown flag --{name}{_suggest(name, visible, '--')}",
+                        )
+                    )
+                    continue
+                given.append((flag.name, word))
+                self._deprecated_flag(label, flag, word, problems)
+                if flag.value == "required" and "=" not in value:
+                    index += self._value(label, f"--{name}", next_word, word, problems)
+                continue
+            # shorthands: -n ns, -nns, -n=ns, -Aq (booleans grouped)
+            letters = value[1:]
+            position = 0
+            while position < len(letters):
+                letter = letters[position]
+                flag = by_short.get(letter)
+                if flag is None:
+                    suggestion = ""
+                    if position == 0 and len(letters) > 1 and letters[1] != "=":
+                        suggestion = _suggest(letters, visible, "--")
+                    problems.append(
+                        (
+                            word.line,
+                            f"{label}: unknown shorthand flag -{letter} in {value}{suggestion}",
+                        )
+                    )
+                    break
+                given.append((flag.name, word))
+                self._deprecated_flag(label, flag, word, problems)
+                rest = letters[position + 1 :]
+                if flag.value == "required":
+                    if not rest:
+                        index += self._value(label, f"-{letter}", next_word, word, problems)
+                    break
+                if rest.startswith("="):
+                    break
+                position += 1
+        return given
+
+    @staticmethod
+    def _value(
+        label: str,
+        spelled: str,
+        next_word: shell.Word | None,
+        word: shell.Word,
+        problems: list[tuple[int, str]],
+    ) -> int:
+        """The next word is the flag's value; say so when there is none, or when it reads as
+        another flag (pflag would take it as the value, silently)."""
+        if next_word is None:
+            problems.append((word.line, f"{label}: flag {spelled} needs a value"))
+            return 0
+        following = next_word.value
+        if (
+            following.startswith("-")
+            and len(following) > 1
+            and not re.fullmatch(r"-\d+(\.\d+)?[a-z]*", following)
+        ):
+            problems.append(
+                (word.line, f"{label}: flag {spelled} needs a value (got the flag {next_word.raw})")
+            )
+            return 0
+        return 1
+
+    @staticmethod
+    def _deprecated_flag(
+        label: str, flag: Flag, word: shell.Word, problems: list[tuple[int, str]]
+    ) -> None:
+        if flag.deprecated:
+            problems.append(
+                (word.line, f"{label}: flag --{flag.name} is deprecated: {flag.deprecated}")
+            )
+
+    def deprecations(self, resolved: Resolved, words: tuple[shell.Word, ...]) -> list[str]:
+        found = []
+        for command in self.contract.lineage(resolved.command)[1:]:
+            if command.deprecated:
+                if command.replacement:
+                    found.append(
+                        f"{command.name}: deprecated, use {command.replacement} "
+                        f"instead ({self.contract.cli} {self.contract.version}: "
+                        f"{command.deprecated!r})"
+                    )
+                else:
+                    found.append(f"{command.name}: deprecated: {command.deprecated}")
+        return found
+
+
+# -- the guide ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    step: Step
+    line: int  # page line of the command's name
+    cli: str
+    resolved: Resolved
+    words: tuple[shell.Word, ...]
+    feeds: shell.SimpleCommand | None  # what its output is piped into
+
+
+def _scripts(step: Step) -> list[tuple[str, int]]:
+    """(script, page line of its line 0): the step's command, and its skip-if test, which
+    sits on the fence line."""
+    scripts = [(step.command, step.line + 1)]
+    if step.options.skip_if:
+        scripts.insert(0, (step.options.skip_if, step.line))
+    return scripts
+
+
+def check_steps(
+    steps: Iterable[Step], contracts: dict[str, Contract]
+) -> tuple[list[Finding], list[Invocation]]:
+    judges = {cli: Judge(contract) for cli, contract in contracts.items()}
+    findings: list[Finding] = []
+    invocations: list[Invocation] = []
+    assignments: dict[str, shell.Word] = {}  # one session: a variable set earlier is still set
+    for step in steps:
+        if step.kind is not Kind.BASH:
+            continue
+        for script_text, first_line in _scripts(step):
+            script = shell.parse(script_text)
+            assignments.update(script.assignments)
+            for command in script.commands:
+                cli = shell.program_name(command.words[0], assignments)
+                judge = judges.get(cli or "")
+                if judge is None:
+                    continue
+                resolved, problems = judge.resolve(command.words)
+                line = first_line + command.line
+                for offset, message in problems:
+                    findings.append(Finding(step, first_line + offset, message))
+                for message in judge.deprecations(resolved, command.words):
+                    findings.append(Finding(step, line, message))
+                invocations.append(
+                    Invocation(
+                        step, line, judge.contract.cli, resolved, command.words, command.feeds
+                    )
+                )
+    findings.extend(check_outputs(invocations, contracts))
+    return findings, invocations
+
+
+# -- output columns -----------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^[A-Z][A-Z0-9_/]*(?:\s+[A-Z][A-Z0-9_/]*)+$")
+_OUTPUT_FLAGS = {"output"}
+
+
+def _table_of(invocation: Invocation, contracts: dict[str, Contract]) -> TableOutput | None:
+    """The table the invocation prints, when it prints the contract's table: default output
+    (no -o, or -o table) and, for a table read for one resource type, that type."""
+    contract = contracts[invocation.cli]
+    outputs = contract.outputs.get(invocation.resolved.command.name)
+    if outputs is None or outputs.table is None or not invocation.resolved.certain:
+        return None
+    words = [w.value for w in invocation.words]
+    for index, word in enumerate(words):
+        for spelled in ("-o", "--output"):
+            if word == spelled and index + 1 < len(words) and words[index + 1] != "table":
+                return None
+            if word.startswith(spelled + "=") and word != f"{spelled}=table":
+                return None
+        if word.startswith("-o") and len(word) > 2 and word != "-otable" and word[2] != "=":
+            return None
+    table = outputs.table
+    if table.resources:
+        first = invocation.resolved.positionals[0].value if invocation.resolved.positionals else ""
+        if first.split("/", 1)[0] not in table.resources:
+            return None
+    return table
+
+
+def check_outputs(invocations: list[Invocation], contracts: dict[str, Contract]) -> list[Finding]:
+    findings: list[Finding] = []
+    documented: dict[str, tuple[tuple[str, ...], Step]] = {}
+    for invocation in invocations:
+        table = _table_of(invocation, contracts)
+        expected = invocation.step.expected
+        if table is None or invocation.feeds is not None or expected is None:
+            continue
+        first = next((ln.strip() for ln in expected.text.splitlines() if ln.strip()), "")
+        if not _HEADER.match(first):
+            continue
+        header = tuple(first.split())
+        name = invocation.resolved.command.name
+        documented.setdefault(name, (header, invocation.step))
+        if header != table.columns:
+            contract = contracts[invocation.cli]
+            findings.append(
+                Finding(
+                    invocation.step,
+                    expected.line + 1,
+                    (
+                        f"{name}: the expected header reads {' '.join(header)}, but "
+                        f"{contract.cli} {contract.version} prints {' '.join(table.columns)}"
+                    ),
+                )
+            )
+    for invocation in invocations:
+        findings.extend(_awk_fields(invocation, contracts, documented))
+    return findings
+
+
+def _awk_fields(
+    invocation: Invocation,
+    contracts: dict[str, Contract],
+    documented: dict[str, tuple[tuple[str, ...], Step]],
+) -> list[Finding]:
+    """An awk filter on a table: each ``$N`` must read the column the guide's header puts
+    there (columns a row leaves empty are not fields for awk)."""
+    table = _table_of(invocation, contracts)
+    consumer = invocation.feeds
+    if table is None or consumer is None or consumer.name != "awk":
+        return []
+    program = next(
+        (w.literal for w in consumer.words[1:] if w.literal and not w.literal.startswith("-")),
+        None,
+    )
+    if program is None:
+        return []
+    name = invocation.resolved.command.name
+    contract = contracts[invocation.cli]
+    release = f"{contract.cli} {contract.version}"
+    printed = table.awk_fields(0)
+    line = invocation.line + (consumer.line - invocation.words[0].line)
+    findings: list[Finding] = []
+    for number in sorted({int(n) for n in re.findall(r"\$(\d+)", program)} - {0}):
+        if number > len(printed):
+            message = (
+                f"{name} | awk: ${number}, but {release} prints {len(printed)} fields on a "
+                f"row ({' '.join(printed)})"
+            )
+            findings.append(Finding(invocation.step, line, message))
+            continue
+        if name not in documented:
+            continue
+        header, where = documented[name]
+        empty = set(table.empty_in_rows[0]) if table.empty_in_rows else set()
+        meant = [c for c in header if c not in empty]
+        if number > len(meant) or meant[number - 1] != printed[number - 1]:
+            reads = meant[number - 1] if number <= len(meant) else "nothing"
+            at = f"{where.page}:{where.expected.line if where.expected else where.line}"
+            message = (
+                f"{name} | awk: ${number} is {reads} by the guide's header ({at}), but "
+                f"{release} prints {printed[number - 1]} there"
+            )
+            findings.append(Finding(invocation.step, line, message))
+    return findings
