@@ -128,9 +128,14 @@ def git(checkout: Path, *args: str) -> str | None:
 
 
 def read_source(
-    cli: str, checkout: Path, version: str, commit: str | None, accept_version: str | None = None
+    cli: str,
+    checkout: Path,
+    version: str,
+    commit: str | None,
+    accept_version: str | None = None,
+    preset: Preset | None = None,
 ) -> Contract:
-    preset = PRESETS[cli]
+    preset = preset or PRESETS[cli]
     try:
         tree = SourceTree(checkout, preset.packages)
     except GoSourceError as error:
@@ -243,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m meshdemo.guide.contracts.generate", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("cli", choices=[*PRESETS, "kubectl"])
+    parser.add_argument(
+        "cli", help=f"{', '.join(PRESETS)}, kubectl, or another cobra CLI (give --root)"
+    )
     parser.add_argument(
         "source", type=Path, help="the checkout of the CLI's repository (kubectl: the binary)"
     )
-    parser.add_argument("--version", help="the release the checkout is (linkerd, kind)")
+    parser.add_argument("--version", help="the release the checkout is")
     parser.add_argument(
         "--commit", help="the commit the checkout was made from, when it is not a git checkout"
     )
@@ -257,8 +264,22 @@ def main(argv: list[str] | None = None) -> int:
         help="record a contract read from source that declares VERSION "
         "(a pre-release of --version); the contract says so in its notes",
     )
+    parser.add_argument(
+        "--root",
+        metavar="PACKAGE:FUNCTION",
+        help="for a CLI without a preset: the function that returns its root command",
+    )
+    parser.add_argument("--repository", help="for a CLI without a preset: owner/name")
     parser.add_argument("--output-dir", type=Path, default=CONTRACTS_DIR)
     args = parser.parse_args(argv)
+    preset = PRESETS.get(args.cli)
+    if args.cli != "kubectl" and preset is None:
+        if not args.root or ":" not in args.root:
+            parser.error(f"{args.cli} has no preset: give --root PACKAGE:FUNCTION")
+        package, function = args.root.split(":", 1)
+        preset = Preset(
+            repository=args.repository or args.cli, packages=(), root=(package, function)
+        )
     try:
         if args.cli == "kubectl":
             from meshdemo.guide.contracts.kubectl import read_kubectl
@@ -268,9 +289,14 @@ def main(argv: list[str] | None = None) -> int:
             if not args.version:
                 parser.error("--version is required")
             contract = read_source(
-                args.cli, args.source, args.version, args.commit, args.accept_source_version
+                args.cli,
+                args.source,
+                args.version,
+                args.commit,
+                args.accept_source_version,
+                preset,
             )
-    except (GenerateError, RuntimeError) as error:
+    except (GenerateError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     target = args.output_dir / contract_file(contract.cli, contract.version).name
