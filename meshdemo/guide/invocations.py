@@ -41,11 +41,15 @@ class Finding:
 def pinned_contracts(versions_file: Path) -> tuple[dict[str, Contract], list[Finding]]:
     """The contract of each CLI at the version versions.yml pins; a finding for each pinned
     version that has none (a version was bumped and its contract not regenerated)."""
-    versions = yaml.safe_load(versions_file.read_text(encoding="utf-8"))["versions"]
+    data = yaml.safe_load(versions_file.read_text(encoding="utf-8")) or {}
+    versions = data.get("versions", data) if isinstance(data, dict) else {}
     contracts: dict[str, Contract] = {}
     findings: list[Finding] = []
     for cli, where in PINNED_BY.items():
         if where is None:
+            kubernetes = versions.get("kubernetes")
+            if not isinstance(kubernetes, dict) or not kubernetes.get("minor"):
+                continue  # no Kubernetes pinned: no kubectl to hold to it
             version = _kubectl_within_skew(versions)
             if version is None:
                 findings.append(
@@ -63,7 +67,11 @@ def pinned_contracts(versions_file: Path) -> tuple[dict[str, Contract], list[Fin
                 continue
         else:
             section, key = where
-            version = versions[section][key]
+            pinned = versions.get(section)
+            version = pinned.get(key) if isinstance(pinned, dict) else None
+            if not version:
+                continue  # the guide does not pin this CLI
+            version = str(version)
         try:
             contracts[cli] = load(cli, version)
         except MissingContract as error:
@@ -145,12 +153,18 @@ class Judge:
                 path_open = False
                 if literal is None:
                     certain = not command.subcommands
-                elif command.subcommands and (not command.runnable or not command.takes_args):
-                    names = [n for n in command.subcommands]
+                elif command.subcommands and (
+                    not command.runnable
+                    or not command.takes_args
+                    # a group that also runs (kind delete: help, then an error): a word
+                    # close to one of its subcommands is that subcommand misspelt
+                    or _suggest(literal, command.subcommands)
+                ):
                     problems.append(
                         (
                             word.line,
-                            f"{command.name}: unknown command {literal}{_suggest(literal, names)}",
+                            f"{command.name}: unknown command {literal}"
+                            f"{_suggest(literal, command.subcommands)}",
                         )
                     )
                     certain = False
@@ -450,3 +464,138 @@ def _awk_fields(
             )
             findings.append(Finding(invocation.step, line, message))
     return findings
+
+
+# -- the Python verification helpers --------------------------------------------------------------
+
+
+def helper_modules(steps: Iterable[Step]) -> list[Path]:
+    """The source files of the ``meshdemo`` modules the guide's python blocks import: the
+    verification helpers, which run the CLIs too and read their JSON."""
+    import ast
+    import importlib.util
+
+    names: set[str] = set()
+    for step in steps:
+        if step.kind is not Kind.PYTHON:
+            continue
+        try:
+            tree = ast.parse(step.command)
+        except SyntaxError:
+            continue  # reported by the python syntax check
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+    files = []
+    for name in sorted(n for n in names if n == "meshdemo" or n.startswith("meshdemo.")):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            files.append(Path(spec.origin))
+    return files
+
+
+def check_helpers(module: Path, contracts: dict[str, Contract]) -> list[Finding]:
+    """A helper module's argv lists that run a contracted CLI (``[linkerd_cli(), "viz",
+    "stat", resource, "--output", "json"]``) are judged like the guide's commands; and where
+    such a function prints JSON, the fields its callers read (``row["success"]``,
+    ``row.get("name")``) must be fields that command's JSON has."""
+    import ast
+
+    source = module.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    judges = {cli: Judge(contract) for cli, contract in contracts.items()}
+    findings: list[Finding] = []
+    json_commands: dict[str, tuple[Contract, str]] = {}  # function name -> (contract, command)
+    for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        for node in ast.walk(function):
+            if not isinstance(node, ast.List) or not node.elts:
+                continue
+            cli = _python_program(node.elts[0], judges)
+            if cli is None:
+                continue
+            words = tuple(_python_word(e) for e in node.elts)
+            resolved, problems = judges[cli].resolve(words)
+            for line, message in problems:
+                findings.append(Finding(None, line, message, path=module))
+            for message in judges[cli].deprecations(resolved, words):
+                findings.append(Finding(None, node.lineno, message, path=module))
+            values = [w.value for w in words]
+            if "json" in values and any(v in ("-o", "--output") for v in values):
+                json_commands[function.name] = (judges[cli].contract, resolved.command.name)
+    for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        called = {
+            n.func.id
+            for n in ast.walk(function)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
+        for name in called & set(json_commands):
+            contract, command = json_commands[name]
+            outputs = contract.outputs.get(command)
+            if outputs is None or outputs.json is None:
+                continue
+            for line, field_name in _fields_read(function):
+                if field_name not in outputs.json.fields:
+                    findings.append(
+                        Finding(
+                            None,
+                            line,
+                            (
+                                f"{command} -o json: {function.name}() reads the field "
+                                f"{field_name!r}, which {contract.cli} {contract.version} does not "
+                                f"print{_suggest(field_name, outputs.json.fields)}"
+                            ),
+                            path=module,
+                        )
+                    )
+    return findings
+
+
+def _python_program(node: object, judges: dict[str, Judge]) -> str | None:
+    """``linkerd_cli()`` or ``"linkerd"`` as the first element of an argv list."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        name = Path(node.value).name
+        return name if name in judges else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name = node.func.id.removesuffix("_cli").removesuffix("_binary")
+        return name if name in judges and name != node.func.id else None
+    return None
+
+
+def _python_word(node: object) -> shell.Word:
+    import ast
+
+    line = getattr(node, "lineno", 0)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return shell.Word(raw=repr(node.value), value=node.value, line=line)
+    return shell.Word(raw="<python>", value=shell.EXPANSION, line=line)
+
+
+def _fields_read(function: object) -> list[tuple[int, str]]:
+    """The string keys a function reads from dicts: ``x["k"]`` and ``x.get("k")``."""
+    import ast
+
+    found = []
+    for node in ast.walk(function):  # type: ignore[arg-type]
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            found.append((node.lineno, node.slice.value))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and not (
+                isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "environ"
+            )
+        ):
+            found.append((node.lineno, node.args[0].value))
+    return found

@@ -26,6 +26,8 @@ SESSION_PRELUDE = ("# shellcheck shell=bash", "set -o pipefail")
 SESSION_EXCLUDES = ("SC2034", "SC2154")
 # shellcheck levels reported: errors and warnings; info and style findings are left out
 SHELLCHECK_SEVERITY = "warning"
+# The versions the guide pins, next to mkdocs.yml (mkdocs-macros' include_yaml reads it too)
+VERSIONS_FILE = "versions.yml"
 
 
 @dataclass(frozen=True)
@@ -214,11 +216,36 @@ def pages_outside_nav(project: Project) -> list[Problem]:
     return problems
 
 
+def command_contracts(project: Project) -> list[Problem]:
+    """Every invocation of linkerd, kind and kubectl in the guide's bash steps (skipped ones
+    too), against the command contracts of the versions ``versions.yml`` (next to mkdocs.yml)
+    pins: unknown commands and flags, flags without their value, deprecated commands, and the
+    output columns the guide reads. A guide that pins no versions has nothing to check here."""
+    from meshdemo.guide import invocations
+
+    versions_file = project.root / VERSIONS_FILE
+    if not versions_file.is_file():
+        return []
+    contracts, findings = invocations.pinned_contracts(versions_file)
+    found, _ = invocations.check_steps(project.steps, contracts)
+    for module in invocations.helper_modules(project.steps):
+        found += invocations.check_helpers(module, contracts)
+    problems = []
+    for finding in [*findings, *found]:
+        if finding.step is not None:
+            path, step_id = _step_path(finding.step), finding.step.id
+        else:
+            path, step_id = display_path(finding.path or versions_file), None
+        problems.append(Problem(path, finding.line, finding.message, step_id=step_id))
+    return problems
+
+
 def check_project(project: Project) -> list[Problem]:
     """Everything ``meshdemo check`` reports for a project that loaded."""
     return (
         shellcheck_steps(project.steps)
         + python_syntax(project.steps)
+        + command_contracts(project)
         + stale_captures(project, CaptureStore(project.captures_dir))
         + pages_outside_nav(project)
     )

@@ -158,7 +158,7 @@ def parse(text: str) -> Script:
         for upstream, downstream in itertools.pairwise(stages):
             if upstream is not None and downstream is not None and upstream.id in built:
                 built[upstream.id].feeds = built.get(downstream.id)
-    script.commands = sorted(built.values(), key=lambda c: (c.line, c.words[0].raw))
+    script.commands = list(built.values())  # in the order of the source: a walk is pre-order
     return script
 
 
