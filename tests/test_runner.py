@@ -513,3 +513,39 @@ def test_resume_starts_from_the_last_runs_shell_state(tmp_path: Path) -> None:
     ]
     fresh = Runner(project).run(second)
     assert fresh.results[0].output.split()[0] != "/opt/l5d"
+
+
+def test_a_failed_run_keeps_its_session_for_diagnostics(tmp_path: Path) -> None:
+    """The session lives in memory and goes at the end; after a failure its files are copied
+    to .meshdemo/failed-run/ (where CI uploads them from), secrets masked, environment left out.
+    """
+    steps = [
+        make_step("setup", "export API_TOKEN=s3cr3t-value; echo ready", line=3),
+        make_step(
+            "tick",
+            "while :; do echo 'token: hunter2-secret'; sleep 0.2; done",
+            line=7,
+            background=True,
+        ),
+        make_step("boom", "echo broken >&2; exit 3", line=11),
+    ]
+    result, _ = run(tmp_path, steps)
+    assert result.status == Status.FAILED
+    kept = tmp_path / ".meshdemo" / "failed-run"
+    files = {p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()}
+    assert "session.log" in files
+    assert {f for f in files if f.startswith("steps/")} and any(
+        f.startswith("logs/") for f in files
+    ), files
+    assert not any(f.endswith("state.sh") for f in files), "the shell's environment was kept"
+    text = "\n".join((kept / f).read_text() for f in files)
+    assert "exit 3" in text  # the failed step's file
+    assert "hunter2-secret" not in text and "[masked]" in text
+    assert "s3cr3t-value" not in "".join(
+        (kept / f).read_text() for f in files if not f.startswith("steps/")
+    )
+
+    # the next run starts by removing it; a passing run keeps nothing
+    result, _ = run(tmp_path, steps[:1])
+    assert result.passed
+    assert not kept.exists()

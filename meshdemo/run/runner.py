@@ -47,6 +47,9 @@ from meshdemo.run.session import BashSession, Outcome, StepRun, scratch_dir
 NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
 TOOL_VERSION_TIMEOUT = 10.0
 STATE_FILE = "state.sh"  # the shell state a run ended with (exported variables, functions, cwd)
+# what the shell session of a failed or interrupted run left (step files, outputs, logs, bash's
+# own stderr), kept until the next run starts: the session itself lives in memory and goes
+FAILED_RUN_DIR = "failed-run"
 # the run's own environment: never taken from a restored state
 PINNED_ENV = (
     "KUBECONFIG",
@@ -197,6 +200,7 @@ class Runner:
         if self.session is None:
             # the step files, outputs and logs of the previous run go: they are not history
             shutil.rmtree(self.run_dir / "session", ignore_errors=True)
+            shutil.rmtree(self.run_dir / FAILED_RUN_DIR, ignore_errors=True)
             # in memory when possible: a step's files live for one step (see scratch_dir)
             self.workdir = scratch_dir(f"meshdemo-{self.run_id}-") or self.run_dir / "session"
             state = self.state_file if self.resume and self.state_file.is_file() else None
@@ -211,8 +215,11 @@ class Runner:
             self._emit(Event("run-start"))
         return self
 
-    def close(self) -> None:
-        """Stop background steps (recording their logs) and every process of the run."""
+    def close(self, *, keep_session: bool = False) -> None:
+        """Stop background steps (recording their logs) and every process of the run.
+
+        ``keep_session``: copy what the session left into ``.meshdemo/failed-run/`` first.
+        """
         session, self.session = self.session, None
         if session is None:
             return
@@ -230,6 +237,8 @@ class Runner:
                 if session.saved_state.is_file():
                     write_atomically(self.state_file, session.saved_state.read_bytes())
                     self.state_file.chmod(0o600)
+                if keep_session:
+                    self._keep_session(skip=session.saved_state)
                 if self.workdir.parent != self.run_dir:
                     shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -237,7 +246,18 @@ class Runner:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.close(keep_session=exc[0] is not None or self.failure is not None)
+
+    def _keep_session(self, *, skip: Path) -> None:
+        """Masked copies of the session's files, without its saved state (the environment)."""
+        target = self.run_dir / FAILED_RUN_DIR
+        shutil.rmtree(target, ignore_errors=True)
+        for source in sorted(self.workdir.rglob("*")):
+            if not source.is_file() or source == skip:
+                continue
+            copy = target / source.relative_to(self.workdir)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(mask(source.read_text(encoding="utf-8", errors="replace")))
 
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -513,7 +533,7 @@ class Runner:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            self.close()
+            self.close(keep_session=interrupted or self.failure is not None)
         was_interrupted = interrupted
         by_id = {r.step.id: r for r in self.results}
         results: list[StepResult] = []
