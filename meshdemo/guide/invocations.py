@@ -288,7 +288,8 @@ class Judge:
                 (word.line, f"{label}: flag --{flag.name} is deprecated: {flag.deprecated}")
             )
 
-    def deprecations(self, resolved: Resolved, words: tuple[shell.Word, ...]) -> list[str]:
+    def deprecations(self, resolved: Resolved) -> list[str]:
+        """Each deprecated command on the path, with what the contract says replaces it."""
         found = []
         for command in self.contract.lineage(resolved.command)[1:]:
             if command.deprecated:
@@ -347,7 +348,7 @@ def check_steps(
                 line = first_line + command.line
                 for offset, message in problems:
                     findings.append(Finding(step, first_line + offset, message))
-                for message in judge.deprecations(resolved, command.words):
+                for message in judge.deprecations(resolved):
                     findings.append(Finding(step, line, message))
                 invocations.append(
                     Invocation(
@@ -519,7 +520,7 @@ def check_helpers(module: Path, contracts: dict[str, Contract]) -> list[Finding]
             resolved, problems = judges[cli].resolve(words)
             for line, message in problems:
                 findings.append(Finding(None, line, message, path=module))
-            for message in judges[cli].deprecations(resolved, words):
+            for message in judges[cli].deprecations(resolved):
                 findings.append(Finding(None, node.lineno, message, path=module))
             values = [w.value for w in words]
             if "json" in values and any(v in ("-o", "--output") for v in values):

@@ -354,6 +354,26 @@ def _add_cobra_defaults(root: CobraCommand, commands: dict[str, Command]) -> Non
     if root_command.subcommands and "help" not in root_command.subcommands:
         root_command.subcommands = (*root_command.subcommands, "help")
         commands[f"{root_name} help"] = Command(path=(root_name, "help"), flags={"help": HELP})
+    # cobra's own completion command, unless the CLI has one (linkerd and kind do) or
+    # turned it off (CompletionOptions.DisableDefaultCmd, which cannot be read here: noted)
+    if root_command.subcommands and "completion" not in root_command.subcommands:
+        shells = ("bash", "fish", "powershell", "zsh")
+        root_command.subcommands = (*root_command.subcommands, "completion")
+        commands[f"{root_name} completion"] = Command(
+            path=(root_name, "completion"),
+            runnable=False,
+            flags={"help": HELP},
+            subcommands=shells,
+        )
+        for shell in shells:
+            commands[f"{root_name} completion {shell}"] = Command(
+                path=(root_name, "completion", shell),
+                takes_args=False,
+                flags={
+                    "help": HELP,
+                    "no-descriptions": Flag(name="no-descriptions", type="bool", value="none"),
+                },
+            )
 
 
 def _resolve_replacements(commands: dict[str, Command]) -> None:
