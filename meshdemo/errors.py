@@ -5,6 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def display_path(path: Path | str) -> str:
+    """A path relative to the current folder when it is inside it: short and clickable."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 class MeshdemoError(Exception):
     """Bad input: reported as ``FILE:LINE: message``, exit status 2, nothing run or written."""
 

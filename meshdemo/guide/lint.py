@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshdemo.captures import RUN_FILE, Capture, CaptureStore
-from meshdemo.guide.pages import display_path
+from meshdemo.errors import display_path
 from meshdemo.model import Kind, Project, Step
 
 # How the session runs a bash step: sourced into one long-lived bash with these options on.
@@ -188,7 +188,7 @@ def pages_outside_nav(project: Project) -> list[Problem]:
     from mkdocs.structure.files import get_files
 
     from meshdemo.guide import fences
-    from meshdemo.guide.pages import quiet_mkdocs
+    from meshdemo.guide.mkdocs_config import quiet_mkdocs
 
     listed = {page.path for page in project.pages}
     problems: list[Problem] = []
