@@ -209,7 +209,7 @@ def test_a_saved_state_starts_a_new_session(tmp_path: Path) -> None:
 def test_the_subreaper_flag_lasts_only_while_a_session_is_open(tmp_path: Path) -> None:
     import ctypes
 
-    from meshdemo.run import session as module
+    from meshdemo.run import processes as module
 
     def flag() -> int:
         value = ctypes.c_int(-1)

@@ -191,7 +191,6 @@ class TemplateError(Exception):
         return f"macro error ({kind}): {text}"
 
 
-
 def macros_plugin(config: Any) -> Any | None:
     """The project's mkdocs-macros plugin, under whatever name mkdocs.yml gives it."""
     for plugin in (config.plugins or {}).values():

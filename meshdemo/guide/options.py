@@ -40,7 +40,6 @@ MATCH_MODES = ("contains", "exact")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-
 @dataclass
 class Where:
     page: str
@@ -143,7 +142,6 @@ def parse_step_options(where: Where, kind: Kind, info: fences.FenceInfo) -> Step
             if key in a:
                 values[key] = _integer(where, key, a[key], minimum=1)
     return StepOptions(**values)
-
 
 
 def check_plain_fence(where: Where, info: fences.FenceInfo) -> None:

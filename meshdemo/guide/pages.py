@@ -78,7 +78,6 @@ class LineMap:
         return self.last + 1
 
 
-
 # -- ids ----------------------------------------------------------------------------------------
 
 
@@ -243,8 +242,6 @@ class _PageReader:
 _CONTENT_TOKENS = frozenset(
     {"paragraph_open", "html_block", "code_block", "hr", "table_open", "heading_open"}
 )
-
-
 
 
 # -- the project ---------------------------------------------------------------------------------

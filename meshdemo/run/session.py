@@ -30,15 +30,13 @@ The session is a plain :class:`subprocess.Popen` with pipes rather than an ``sh`
 control protocol needs the raw descriptors (a write per step, ``select`` + ``os.read`` on the
 marker pipe, no reader thread), which is what keeps a trivial step well under a millisecond.
 
-``prctl(PR_SET_CHILD_SUBREAPER)`` makes processes that escape the shell's process groups
-(``setsid nohup cmd &``) children of this Python process when their parent dies, so
-:meth:`close` finds and ends every process the session started, through ``/proc``.
+Process control (``/proc``, the subreaper, ending process trees) lives in
+:mod:`meshdemo.run.processes`: :meth:`close` ends every process the session started.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import secrets
 import select
@@ -51,9 +49,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-PR_SET_CHILD_SUBREAPER = 36
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-KILL_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+from meshdemo.run.processes import (
+    Proc,
+    boot_ticks,
+    descendants,
+    hold_subreaper,
+    is_alive,
+    processes,
+    release_subreaper,
+    send_signal,
+    terminate,
+)
+
 MAX_OUTPUT = 512 * 1024  # bytes of a step's output kept (its tail)
 
 
@@ -98,139 +105,6 @@ def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
         return None
 
 
-PR_GET_CHILD_SUBREAPER = 37
-_OPEN_SESSIONS: set[int] = set()  # sessions not closed yet: the subreaper flag is on for them
-_SUBREAPER_BEFORE: list[int] = []  # the flag as it was before the first session turned it on
-
-
-def _prctl(option: int, value: int | ctypes.c_int) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def enable_subreaper() -> bool:
-    """Make orphaned descendants children of this process (Linux only; harmless to repeat)."""
-    if not _SUBREAPER_BEFORE:
-        before = ctypes.c_int(0)
-        _prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(before))  # type: ignore[arg-type]
-        _SUBREAPER_BEFORE.append(before.value)
-    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
-
-
-def restore_subreaper() -> None:
-    """Turn the flag back off once no session is open: orphans of unrelated work done later
-    in this process (a test suite, a browser) must not pile up here as zombies."""
-    if _SUBREAPER_BEFORE and not _OPEN_SESSIONS:
-        _prctl(PR_SET_CHILD_SUBREAPER, _SUBREAPER_BEFORE.pop())
-
-
-@dataclass(frozen=True)
-class _Proc:
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
-    start: int  # clock ticks after boot
-    state: str
-
-
-def _processes() -> dict[int, _Proc]:
-    """Every process visible in /proc (fields from /proc/PID/stat)."""
-    found: dict[int, _Proc] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                raw = handle.read()
-        except OSError:
-            continue
-        # the command name is in parentheses and may contain anything: split after the last ')'
-        fields = raw[raw.rindex(b")") + 2 :].split()
-        found[int(name)] = _Proc(
-            pid=int(name),
-            ppid=int(fields[1]),
-            pgid=int(fields[2]),
-            sid=int(fields[3]),
-            start=int(fields[19]),
-            state=fields[0].decode(),
-        )
-    return found
-
-
-def descendants(root: int, table: dict[int, _Proc] | None = None) -> list[_Proc]:
-    """The processes below ``root`` (not ``root`` itself), parents before children."""
-    table = _processes() if table is None else table
-    children: dict[int, list[_Proc]] = {}
-    for proc in table.values():
-        children.setdefault(proc.ppid, []).append(proc)
-    found: list[_Proc] = []
-    queue = [root]
-    while queue:
-        for child in children.get(queue.pop(0), []):
-            found.append(child)
-            queue.append(child.pid)
-    return found
-
-
-def is_alive(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return False
-    return raw[raw.rindex(b")") + 2 :].split()[0] not in (b"Z", b"X")
-
-
-def _boot_ticks() -> int:
-    """Now, in the unit of /proc/PID/stat's start time."""
-    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * CLK_TCK)
-
-
-def _signal(pid: int, sig: int, *, group: bool) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        (os.killpg if group else os.kill)(pid, sig)
-
-
-def _reap(pids: Iterable[int]) -> None:
-    """Collect the exit status of dead orphans that were reparented to us (the subreaper)."""
-    for pid in pids:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
-
-
-def terminate(procs: list[_Proc], *, protect: set[int], grace: float = KILL_GRACE) -> None:
-    """SIGTERM the process groups (or the lone processes) of ``procs``, SIGKILL what remains.
-
-    ``protect`` holds process groups never to signal as a group (the shell's own): processes
-    in them are signalled one by one.
-    """
-    if not procs:
-        return
-    me = os.getpid()
-    groups = {p.pgid for p in procs if p.pgid not in protect and p.pgid != os.getpgrp()}
-    loners = [p.pid for p in procs if p.pgid in protect or p.pgid == os.getpgrp()]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pgid in groups:
-            _signal(pgid, sig, group=True)
-        for pid in loners:
-            _signal(pid, sig, group=False)
-        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 2.0)
-        while True:
-            _reap(p.pid for p in procs if p.ppid == me)
-            if not any(is_alive(p.pid) for p in procs) or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        if not any(is_alive(p.pid) for p in procs):
-            break
-    # orphans of the killed processes land on us: collect them too
-    _reap(p.pid for p in procs)
-
-
 _LIVE_SHELLS: set[int] = set()  # shells of the sessions open in this process
 
 
@@ -270,9 +144,8 @@ class BashSession:
         self.backgrounds: dict[int, Path] = {}  # pgid -> log of running background steps
         self.pinned = tuple(pinned)
         self._running: int | None = None  # the sequence number of the step running now
-        self.subreaper = enable_subreaper()
-        _OPEN_SESSIONS.add(id(self))
-        self._children_before = {p.pid for p in _processes().values() if p.ppid == os.getpid()}
+        self.subreaper = hold_subreaper(id(self))
+        self._children_before = {p.pid for p in processes().values() if p.ppid == os.getpid()}
         for sub in ("steps", "out", "logs"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         self._abort_file = self.workdir / "abort"
@@ -355,8 +228,7 @@ class BashSession:
         finally:
             self._stop_shell()
             self.kill_leftovers()
-            _OPEN_SESSIONS.discard(id(self))
-            restore_subreaper()
+            release_subreaper(id(self))
 
     def __enter__(self) -> BashSession:
         return self.start()
@@ -373,7 +245,7 @@ class BashSession:
             if self._running is not None:
                 # interrupted mid-step (Ctrl-C): the step's remaining lines must not run
                 self._abort_file.write_text(f"{self._running}\n")
-                _signal(proc.pid, signal.SIGUSR1, group=False)
+                send_signal(proc.pid, signal.SIGUSR1, group=False)
                 self._running = None
             terminate(descendants(proc.pid), protect={proc.pid})
             with contextlib.suppress(OSError):
@@ -381,7 +253,7 @@ class BashSession:
             try:
                 proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
-                _signal(proc.pid, signal.SIGKILL, group=True)
+                send_signal(proc.pid, signal.SIGKILL, group=True)
                 proc.wait()
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
@@ -395,7 +267,7 @@ class BashSession:
         browser) by its session: orphans come from the shell's session (the shell runs in one
         of its own) or from a ``setsid`` of their own, never from ours.
         """
-        table = _processes()
+        table = processes()
         me = os.getpid()
         ours = os.getsid(0)
         shell = self._proc.pid if self._proc else None
@@ -407,7 +279,7 @@ class BashSession:
             and p.pid not in self._children_before
             and p.pid not in _LIVE_SHELLS
         ]
-        victims: dict[int, _Proc] = {}
+        victims: dict[int, Proc] = {}
         for root in roots:
             victims[root] = table[root]
             for proc in descendants(root, table):
@@ -483,7 +355,7 @@ class BashSession:
         seq, step_file, out_file = self._new_paths(name)
         step_file.write_text(command if command.endswith("\n") else command + "\n")
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        since = _boot_ticks()
+        since = boot_ticks()
         begin = time.monotonic()
         limit = stream if stream is not None else timeout
         deadline = None if limit is None else begin + limit
@@ -534,7 +406,7 @@ class BashSession:
         self._abort_file.write_text(f"{seq}\n")
         # USR1 first: bash holds the trap until the foreground command ends, then returns from
         # the step. Killing first would let the step's next line start before USR1 arrives.
-        _signal(shell, signal.SIGUSR1, group=False)
+        send_signal(shell, signal.SIGUSR1, group=False)
         terminate(victims, protect={shell})
         try:
             value = self._read_marker(time.monotonic() + 10, tick)
@@ -555,9 +427,9 @@ class BashSession:
             time.sleep(0.005)
         return value
 
-    def _step_processes(self, shell: int) -> list[_Proc]:
+    def _step_processes(self, shell: int) -> list[Proc]:
         """The shell's descendants, minus the subtrees of running background steps."""
-        table = _processes()
+        table = processes()
         skip = set(self.backgrounds)
         found = []
         for proc in descendants(shell, table):
@@ -615,7 +487,7 @@ class BashSession:
     def stop_background(self, pgid: int) -> str:
         """Stop a background step with its whole process group; return its log."""
         log = self.backgrounds.pop(pgid, None)
-        members = [p for p in _processes().values() if p.pgid == pgid]
+        members = [p for p in processes().values() if p.pgid == pgid]
         if members:
             victims = {p.pid: p for p in members}
             for member in members:
