@@ -21,15 +21,6 @@ RUN_FILE = "run.json"
 FORMAT = 1
 
 
-class Status:
-    PASSED = "passed"
-    FAILED = "failed"
-    TIMED_OUT = "timed-out"
-    SHELL_EXITED = "shell-exited"  # the step ended the shell (exit, exec, kill $$)
-    INTERRUPTED = "interrupted"  # Ctrl-C
-    SKIPPED = "skipped"
-
-
 @dataclass
 class Capture:
     """What one run of one step produced. ``output`` is already masked of secrets."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from meshdemo import __version__
 from meshdemo.errors import MeshdemoError
-from meshdemo.model import CLEANUP_POLICIES
+from meshdemo.status import CleanupPolicy
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def _add_target(parser: argparse.ArgumentParser, *, cleanup: str, why: str) -> N
     parser.add_argument("--context", metavar="NAME", help="the one context of --kubeconfig to use")
     parser.add_argument(
         "--cleanup",
-        choices=CLEANUP_POLICIES,
+        choices=[policy.value for policy in CleanupPolicy],
         default=cleanup,
         help=f"when teardown steps run (default: {cleanup}; {why})",
     )

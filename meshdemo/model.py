@@ -14,8 +14,6 @@ from pathlib import Path
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_RETRY_DELAY = 5.0
-# when teardown steps run: `run --cleanup`, `demo --cleanup`, `pytest --meshdemo-cleanup`
-CLEANUP_POLICIES = ("always", "on-success", "never")
 
 
 class Kind(StrEnum):

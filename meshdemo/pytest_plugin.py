@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from meshdemo.model import CLEANUP_POLICIES, Kind, Project, Step
+from meshdemo.model import Kind, Project, Step
+from meshdemo.status import CleanupPolicy, StepStatus
 
 STATE_KEY = "meshdemo_state"
 
@@ -47,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--meshdemo-context", metavar="NAME", help="the context of that kubeconfig")
     group.addoption(
         "--meshdemo-cleanup",
-        choices=CLEANUP_POLICIES,
+        choices=[policy.value for policy in CleanupPolicy],
         default="on-success",
         help="when teardown steps run (default: on-success)",
     )
@@ -157,15 +158,13 @@ class StepItem(pytest.Item):
         self.user_properties.append(("page", step.page))
 
     def runtest(self) -> None:
-        from meshdemo.captures import Status
-        from meshdemo.run.runner import NOT_RUN
 
         state = _state(self.config)
         assert state is not None
         result = state.runner.execute(self.step)
-        if result.status == Status.SKIPPED:
+        if result.status == StepStatus.SKIPPED:
             _skip(result.note or "skipped")
-        if result.status == NOT_RUN:
+        if result.status == StepStatus.NOT_RUN:
             failure = state.runner.failure
             where = f" ({failure.step.location} {failure.step.id})" if failure else ""
             _skip(f"previous step failed{where}")
@@ -267,7 +266,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and report.failed and getattr(item, "_meshdemo_guide", False):
         state = _state(item.config)
         if state is not None and state.runner.failure is None:
-            from meshdemo.captures import Status
             from meshdemo.run.runner import StepResult
 
             page = Path(item.path).resolve().relative_to(state.load().docs_dir.resolve())
@@ -277,7 +275,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             )
             if step is not None:
                 state.runner.failure = StepResult(
-                    step, Status.FAILED, note="python block failed (pytest-markdown-docs)"
+                    step, StepStatus.FAILED, note="python block failed (pytest-markdown-docs)"
                 )
     return report
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import markdown as python_markdown
 import pytest
 
-from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
+from meshdemo.captures import Capture, CaptureStore, RunRecord
 from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
 from meshdemo.site import ansi
 from meshdemo.site.render import EXTENSIONS, FOLD_AFTER, render_page
+from meshdemo.status import StepStatus
 
 RAN_AT = "2026-11-26T08:12:40.120+00:00"
 
@@ -40,7 +41,7 @@ def capture(step: Step, output: str, **changes: object) -> Capture:
         "line": step.line,
         "command": step.command,
         "command_hash": step.command_hash,
-        "status": Status.PASSED,
+        "status": StepStatus.PASSED,
         "exit_status": 0,
         "started_at": RAN_AT,
         "duration": 3.24,
@@ -128,7 +129,9 @@ def test_fences_in_tabs_lists_and_quotes_keep_their_container(docs: Path) -> Non
     assert set(steps) == {"page-page", "page-page-2", "in-list", "quoted"}
     for step_id, text in [("page-page", "linux"), ("page-page-2", "mac"), ("in-list", "listed")]:
         store_of(docs).write(capture(steps[step_id], f"{text}\n"))
-    store_of(docs).write(capture(steps["quoted"], "quoted\n", status=Status.FAILED, exit_status=3))
+    store_of(docs).write(
+        capture(steps["quoted"], "quoted\n", status=StepStatus.FAILED, exit_status=3)
+    )
     root = tree(to_html(render(page, docs)))
     blocks = root.findall(".//div[@class='tabbed-block']")
     assert [len(find_details(b, "success")) for b in blocks] == [1, 1]

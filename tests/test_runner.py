@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from meshdemo.captures import Capture, CaptureStore, Status
+from meshdemo.captures import Capture, CaptureStore
 from meshdemo.errors import ConfigError
 from meshdemo.model import ExpectedOutput, Kind, Page, Project, Step, StepOptions
-from meshdemo.run.runner import NOT_RUN, Event, Runner
+from meshdemo.run.runner import Event, Runner
 from meshdemo.run.session import is_alive
+from meshdemo.status import StepStatus
 
 
 def make_step(step_id: str, command: str, line: int = 1, page: str = "guide.md", **options: Any):
@@ -69,13 +70,13 @@ def test_state_crosses_pages_and_captures_are_written(tmp_path: Path) -> None:
     capture = store.read("b")
     assert capture is not None
     assert capture.output == "hello 1 docs\n"
-    assert (capture.page, capture.line, capture.status) == ("two.md", 7, Status.PASSED)
+    assert (capture.page, capture.line, capture.status) == ("two.md", 7, StepStatus.PASSED)
     assert capture.command_hash == steps[1].command_hash
     assert capture.run_id == result.run_id
     record = store.read_run()
     assert record is not None
     assert [s["id"] for s in record.steps] == ["a", "b"]
-    assert record.status == Status.PASSED
+    assert record.status == StepStatus.PASSED
 
 
 def test_first_failure_stops_the_run_and_keeps_unreached_captures(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ def test_first_failure_stops_the_run_and_keeps_unreached_captures(tmp_path: Path
         line=1,
         command="echo later",
         command_hash=steps[2].command_hash,
-        status=Status.PASSED,
+        status=StepStatus.PASSED,
         exit_status=0,
         started_at="2020-01-01T00:00:00+00:00",
         duration=1.0,
@@ -102,10 +103,14 @@ def test_first_failure_stops_the_run_and_keeps_unreached_captures(tmp_path: Path
     store.write(old)
     before = store.path_for("later").read_bytes()
     result = Runner(project).run(steps)
-    assert result.status == Status.FAILED
+    assert result.status == StepStatus.FAILED
     assert result.failed is not None and result.failed.step.id == "bad"
     assert result.failed.note == "exit status 1, expected 0"
-    assert statuses(result) == {"ok": Status.PASSED, "bad": Status.FAILED, "later": NOT_RUN}
+    assert statuses(result) == {
+        "ok": StepStatus.PASSED,
+        "bad": StepStatus.FAILED,
+        "later": StepStatus.NOT_RUN,
+    }
     assert store.path_for("later").read_bytes() == before
     bad = store.read("bad")
     assert bad is not None and bad.output == "broken\n" and bad.exit_status == 1
@@ -162,7 +167,7 @@ def test_skip_if_sees_the_session_state(tmp_path: Path) -> None:
         make_step("create", "echo creating", skip_if='[ "$CLUSTER_UP" = 1 ]'),
     ]
     result, _ = run(tmp_path, steps)
-    assert statuses(result)["create"] == Status.SKIPPED
+    assert statuses(result)["create"] == StepStatus.SKIPPED
 
 
 def write_kubeconfig(path: Path) -> Path:
@@ -260,12 +265,12 @@ def test_teardown_policies(tmp_path: Path) -> None:
     assert run_with_teardown(tmp_path / "1", "on-success", fail=False)["destroy"] == "passed"
     assert run_with_teardown(tmp_path / "2", "on-success", fail=True) == {
         "work": "failed",
-        "middle": NOT_RUN,
+        "middle": StepStatus.NOT_RUN,
         "destroy": "skipped",
     }
     assert run_with_teardown(tmp_path / "3", "always", fail=True) == {
         "work": "failed",
-        "middle": NOT_RUN,
+        "middle": StepStatus.NOT_RUN,
         "destroy": "passed",
     }
     assert run_with_teardown(tmp_path / "4", "never", fail=False)["destroy"] == "skipped"
@@ -348,9 +353,9 @@ def test_timeout_is_reported_and_the_run_stops(tmp_path: Path) -> None:
         make_step("after", "true"),
     ]
     result, store = run(tmp_path, steps)
-    assert statuses(result) == {"slow": "timed-out", "after": NOT_RUN}
+    assert statuses(result) == {"slow": "timed-out", "after": StepStatus.NOT_RUN}
     capture = store.read("slow")
-    assert capture is not None and capture.status == Status.TIMED_OUT
+    assert capture is not None and capture.status == StepStatus.TIMED_OUT
     assert not is_alive(int(pidfile.read_text()))
 
 
@@ -392,7 +397,7 @@ def test_no_capture_writes_nothing_under_docs(tmp_path: Path) -> None:
     steps = [make_step("a", "echo a"), make_step("b", "false")]
     project = make_project(tmp_path, steps)
     result = Runner(project, capture=False).run(steps)
-    assert result.status == Status.FAILED
+    assert result.status == StepStatus.FAILED
     assert list(project.docs_dir.rglob("*")) == []
 
 
@@ -450,7 +455,7 @@ def test_errors_name_the_page_line_not_the_scratch_file(tmp_path: Path) -> None:
     steps = [make_step("syntax", "echo fine\nif then", line=4)]
     result, _ = run(tmp_path, steps)
     syntax = result.results[0]
-    assert syntax.status == Status.FAILED
+    assert syntax.status == StepStatus.FAILED
     assert "guide.md: line 6: syntax error" in syntax.output
     steps = [make_step("py", "x = 0\n\n1 / x", kind=Kind.PYTHON, line=10)]
     result, _ = run(tmp_path / "2", steps)

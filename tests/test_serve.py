@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from meshdemo.captures import Capture, CaptureStore, Status
+from meshdemo.captures import Capture, CaptureStore
 from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
+from meshdemo.status import StepStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "rendered"
@@ -75,7 +76,7 @@ def capture_by_running(step: Step, **env: str) -> Capture:
         line=step.line,
         command=step.command,
         command_hash=step.command_hash,
-        status=Status.PASSED if done.returncode == 0 else Status.FAILED,
+        status=StepStatus.PASSED if done.returncode == 0 else StepStatus.FAILED,
         exit_status=done.returncode,
         started_at=started.isoformat(timespec="milliseconds"),
         duration=time.monotonic() - began,

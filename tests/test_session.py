@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.run.session import BashSession, Outcome, is_alive
+from meshdemo.run.processes import is_alive
+from meshdemo.run.session import BashSession
+from meshdemo.status import Outcome
 
 
 @pytest.fixture

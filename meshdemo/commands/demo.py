@@ -30,7 +30,6 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from meshdemo.captures import Status
 from meshdemo.cluster.prerequisites import (
     EXIT_PREREQUISITES,
     Requirements,
@@ -46,6 +45,7 @@ from meshdemo.commands.run import (
 )
 from meshdemo.model import Project
 from meshdemo.run.runner import Runner, select_steps
+from meshdemo.status import RunStatus
 
 VERSIONS_FILE = "versions.yml"
 
@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     result = run_and_summarise(console, runner, steps, report)
     teardown = how_to_tear_down(project, requirements, args)
-    if result.status == Status.INTERRUPTED:
+    if result.status is RunStatus.INTERRUPTED:
         console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
         return 130
     if result.failed is not None:

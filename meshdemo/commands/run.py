@@ -17,18 +17,18 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from meshdemo.captures import Status
 from meshdemo.model import Project, Step
-from meshdemo.run.runner import NOT_RUN, Event, Runner, RunResult, StepResult, select_steps
+from meshdemo.run.runner import Event, Runner, RunResult, StepResult, select_steps
+from meshdemo.status import EventKind, RunStatus, StepStatus
 
 STYLES = {
-    Status.PASSED: ("green", "✓"),
-    Status.SKIPPED: ("yellow", "-"),
-    Status.FAILED: ("bold red", "✗"),
-    Status.TIMED_OUT: ("bold red", "⏱"),
-    Status.SHELL_EXITED: ("bold red", "✗"),
-    Status.INTERRUPTED: ("bold magenta", "!"),
-    NOT_RUN: ("dim", "·"),
+    StepStatus.PASSED: ("green", "✓"),
+    StepStatus.SKIPPED: ("yellow", "-"),
+    StepStatus.FAILED: ("bold red", "✗"),
+    StepStatus.TIMED_OUT: ("bold red", "⏱"),
+    StepStatus.SHELL_EXITED: ("bold red", "✗"),
+    StepStatus.INTERRUPTED: ("bold magenta", "!"),
+    StepStatus.NOT_RUN: ("dim", "·"),
 }
 TAIL_LINES = 20
 
@@ -63,13 +63,13 @@ class LiveReport:
         self.progress.stop()
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "step-start" and event.step is not None:
+        if event.kind == EventKind.STEP_START and event.step is not None:
             step = event.step
             self._drop()
             self.task = self.progress.add_task(
                 f"[bold]{escape(step.id)}[/] [dim]{escape(step.location)}[/]", total=None
             )
-        elif event.kind == "step-end" and event.result is not None:
+        elif event.kind == EventKind.STEP_END and event.result is not None:
             self._drop()
             self.console.print(result_line(event.result), highlight=False)
 
@@ -83,7 +83,7 @@ def result_line(result: StepResult) -> str:
     style, mark = STYLES.get(result.status, ("", "?"))
     step = result.step
     text = f"[{style}]{mark} {escape(step.id)}[/] [dim]{escape(step.location)}[/]"
-    if result.status not in (Status.SKIPPED, NOT_RUN):
+    if result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN):
         text += f" {_duration(result.duration)}"
     if result.attempts > 1:
         text += f" ({result.attempts} attempts)"
@@ -99,7 +99,7 @@ def summary_table(result: RunResult) -> Table:
         table.add_column(column, justify="right" if right else "left", no_wrap=True)
     for step_result in result.results:
         style, _ = STYLES.get(step_result.status, ("", "?"))
-        ran = step_result.status not in (Status.SKIPPED, NOT_RUN)
+        ran = step_result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN)
         table.add_row(
             step_result.step.id,
             step_result.step.location,
@@ -240,7 +240,7 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[dim]shell state restored from {escape(str(runner.state_file))}[/]")
     if not capture:
         console.print("[dim]--no-capture: nothing was written under docs/[/]")
-    if result.status == Status.INTERRUPTED:
+    if result.status is RunStatus.INTERRUPTED:
         console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
         return 130
     if result.failed is not None:

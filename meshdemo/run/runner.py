@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshdemo.captures import Capture, CaptureStore, RunRecord, Status, write_atomically
+from meshdemo.captures import Capture, CaptureStore, RunRecord, write_atomically
 from meshdemo.cluster.kubeconfig import private_kubeconfig
-from meshdemo.model import CLEANUP_POLICIES, Kind, Project, Step
+from meshdemo.model import Kind, Project, Step
 from meshdemo.run.masking import mask
 from meshdemo.run.normalize import compare
-from meshdemo.run.session import BashSession, Outcome, StepRun, scratch_dir
+from meshdemo.run.session import BashSession, StepRun, scratch_dir
+from meshdemo.status import CleanupPolicy, EventKind, Outcome, RunStatus, StepStatus
 
-NOT_RUN = "not-run"  # a step the run never reached (run.json only; its capture is untouched)
 TOOL_VERSION_TIMEOUT = 10.0
 STATE_FILE = "state.sh"  # the shell state a run ended with (exported variables, functions, cwd)
 # what the shell session of a failed or interrupted run left (step files, outputs, logs, bash's
@@ -64,7 +64,7 @@ BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as 
 @dataclass
 class StepResult:
     step: Step
-    status: str  # a captures.Status value, or NOT_RUN
+    status: StepStatus
     exit_status: int | None = None
     output: str = ""  # masked
     started_at: str | None = None
@@ -75,7 +75,7 @@ class StepResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (Status.PASSED, Status.SKIPPED)
+        return StepStatus(self.status).ok
 
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.output.rstrip("\n").splitlines()[-lines:])
@@ -84,29 +84,22 @@ class StepResult:
 @dataclass
 class RunResult:
     run_id: str
-    status: str  # passed | failed | interrupted
+    status: RunStatus
     results: list[StepResult] = field(default_factory=list)
     record: RunRecord | None = None
 
     @property
     def failed(self) -> StepResult | None:
-        return next(
-            (
-                r
-                for r in self.results
-                if r.status in (Status.FAILED, Status.TIMED_OUT, Status.SHELL_EXITED)
-            ),
-            None,
-        )
+        return next((r for r in self.results if StepStatus(r.status).failed), None)
 
     @property
     def passed(self) -> bool:
-        return self.status == Status.PASSED
+        return self.status is RunStatus.PASSED
 
 
 @dataclass
 class Event:
-    kind: str  # run-start | step-start | tick | step-end | run-end
+    kind: EventKind
     step: Step | None = None
     result: StepResult | None = None
     run: RunResult | None = None
@@ -159,10 +152,8 @@ class Runner:
         background_check: float = BACKGROUND_CHECK,
         resume: bool = False,
     ):
-        if cleanup not in CLEANUP_POLICIES:
-            raise ValueError(f"cleanup must be one of {CLEANUP_POLICIES}, not {cleanup!r}")
         self.project = project
-        self.cleanup = cleanup
+        self.cleanup = CleanupPolicy(cleanup)
         self.capture = capture
         self.on_event = on_event
         self.background_check = background_check
@@ -212,7 +203,7 @@ class Runner:
                 state=state,
                 pinned=PINNED_ENV,
             ).start()
-            self._emit(Event("run-start"))
+            self._emit(Event(EventKind.RUN_START))
         return self
 
     def close(self, *, keep_session: bool = False) -> None:
@@ -273,21 +264,24 @@ class Runner:
         """(status, note) when ``step`` is not to run, decided without running anything."""
         options = step.options
         if options.skip:
-            return Status.SKIPPED, f"skipped: {options.skip}"
+            return StepStatus.SKIPPED, f"skipped: {options.skip}"
         if options.provision and self.existing_cluster:
-            return Status.SKIPPED, "provisioning step skipped: the run targets an existing cluster"
+            return (
+                StepStatus.SKIPPED,
+                "provisioning step skipped: the run targets an existing cluster",
+            )
         if options.teardown:
-            if self.cleanup == "never":
-                return Status.SKIPPED, "teardown skipped (--cleanup never)"
-            if self.failure is not None and self.cleanup == "on-success":
+            if self.cleanup is CleanupPolicy.NEVER:
+                return StepStatus.SKIPPED, "teardown skipped (--cleanup never)"
+            if self.failure is not None and self.cleanup is CleanupPolicy.ON_SUCCESS:
                 return (
-                    Status.SKIPPED,
+                    StepStatus.SKIPPED,
                     f"teardown skipped: {self.failure.step.id} failed and --cleanup on-success "
                     "keeps the cluster to look at",
                 )
             return None
         if self.failure is not None:
-            return NOT_RUN, f"not run: {self.failure.step.id} failed before it"
+            return StepStatus.NOT_RUN, f"not run: {self.failure.step.id} failed before it"
         return None
 
     # -- running --------------------------------------------------------------------------------
@@ -299,12 +293,12 @@ class Runner:
         if decided is not None:
             result = StepResult(step, decided[0], note=decided[1])
         else:
-            self._emit(Event("step-start", step=step))
+            self._emit(Event(EventKind.STEP_START, step=step))
             result = self._run_step(step)
         self.results.append(result)
-        if not result.ok and result.status != NOT_RUN and self.failure is None:
+        if not result.ok and result.status != StepStatus.NOT_RUN and self.failure is None:
             self.failure = result
-        self._emit(Event("step-end", step=step, result=result))
+        self._emit(Event(EventKind.STEP_END, step=step, result=result))
         return result
 
     def _skip_if(self, step: Step) -> StepResult | None:
@@ -316,7 +310,7 @@ class Runner:
         if probe.outcome == Outcome.SHELL_EXITED:
             self.session.restart()
         if probe.outcome == Outcome.EXITED and probe.status == 0:
-            return StepResult(step, Status.SKIPPED, note=f"skipped: skip-if `{test}` held")
+            return StepResult(step, StepStatus.SKIPPED, note=f"skipped: skip-if `{test}` held")
         return None
 
     def _run_step(self, step: Step) -> StepResult:
@@ -326,7 +320,7 @@ class Runner:
             return skipped
         shot = step.kind == Kind.SCREENSHOT
         result = self._screenshot(step) if shot else self._attempts(step)
-        if result.status != NOT_RUN and not (step.options.background and result.ok):
+        if result.status != StepStatus.NOT_RUN and not (step.options.background and result.ok):
             self._record(result)
         return result
 
@@ -366,7 +360,7 @@ class Runner:
         command = self._shell_command(step)
         first_start: str | None = None
         total = 0.0
-        result = StepResult(step, Status.FAILED)
+        result = StepResult(step, StepStatus.FAILED)
         for attempt in range(1, max(1, options.retry) + 1):
             if attempt > 1:
                 time.sleep(options.retry_delay)
@@ -374,24 +368,24 @@ class Runner:
             first_start = first_start or result.started_at
             total += result.duration
             result.attempts = attempt
-            if result.ok or result.status == Status.SHELL_EXITED:
+            if result.ok or result.status == StepStatus.SHELL_EXITED:
                 break
         result.started_at = first_start
         result.duration = total
-        if result.attempts > 1 and result.status != Status.PASSED:
+        if result.attempts > 1 and result.status != StepStatus.PASSED:
             result.note = f"{result.note or 'failed'} (after {result.attempts} attempts)"
         return result
 
     def _attempt(self, step: Step, command: str) -> StepResult:
         assert self.session is not None
         options = step.options
-        tick = (lambda: self._emit(Event("tick", step=step))) if self.on_event else None
+        tick = (lambda: self._emit(Event(EventKind.TICK, step=step))) if self.on_event else None
         if options.background:
             run = self.session.run_background(command, name=step.id, check=self.background_check)
             if run.outcome == Outcome.STARTED:
                 result = StepResult(
                     step,
-                    Status.PASSED,
+                    StepStatus.PASSED,
                     started_at=run.started_at,
                     duration=run.duration,
                     note="running in the background; stopped at the end of the run",
@@ -415,19 +409,19 @@ class Runner:
             output = _relabel(output, run.step_file, step)
         result = StepResult(
             step,
-            Status.FAILED,
+            StepStatus.FAILED,
             exit_status=run.status,
             output=mask(output),
             started_at=run.started_at,
             duration=run.duration,
         )
         if run.outcome == Outcome.TIMED_OUT:
-            result.status = Status.TIMED_OUT
+            result.status = StepStatus.TIMED_OUT
             result.note = f"timed out after {options.timeout:g} s; its processes were killed"
             return result
         if run.outcome == Outcome.SHELL_EXITED:
             assert self.session is not None
-            result.status = Status.SHELL_EXITED
+            result.status = StepStatus.SHELL_EXITED
             result.note = (
                 f"the step ended the shell (status {run.status}); a new shell continues "
                 "with the exported variables, functions and directory it had"
@@ -435,7 +429,7 @@ class Runner:
             self.session.restart()
             return result
         if run.outcome == Outcome.STOPPED:
-            result.status = Status.PASSED
+            result.status = StepStatus.PASSED
             result.note = f"stopped after {options.stream:g} s, as asked"
             return result
         expected_exit = options.exit
@@ -450,13 +444,13 @@ class Runner:
                     f"{step.expected.line} ({step.expected.match}): {comparison.detail}"
                 )
                 return result
-        result.status = Status.PASSED
+        result.status = StepStatus.PASSED
         return result
 
     def _screenshot(self, step: Step) -> StepResult:
         options = step.options
         started_at, begin = _now(), time.monotonic()
-        result = StepResult(step, Status.FAILED, started_at=started_at, attempts=1)
+        result = StepResult(step, StepStatus.FAILED, started_at=started_at, attempts=1)
         image_rel = Path(step.page).parent / (options.image or f"{step.id}.png")
         if self.capture:
             image = self.project.docs_dir / image_rel
@@ -480,7 +474,7 @@ class Runner:
             result.note = f"screenshot failed: {mask(str(error))}"
             result.output = mask(str(error))
         else:
-            result.status = Status.PASSED
+            result.status = StepStatus.PASSED
             result.output = f"{options.url} -> {image_rel.as_posix()}"
             result.artifact = image_rel.as_posix()
         result.duration = time.monotonic() - begin
@@ -540,17 +534,17 @@ class Runner:
         for step in steps:
             found = by_id.get(step.id)
             if found is None:
-                status = Status.INTERRUPTED if interrupted else NOT_RUN
+                status = StepStatus.INTERRUPTED if interrupted else StepStatus.NOT_RUN
                 found = StepResult(
                     step, status, note="interrupted (Ctrl-C)" if interrupted else None
                 )
                 interrupted = False  # only the step that was running
             results.append(found)
-        status = Status.PASSED
-        if was_interrupted or any(r.status == Status.INTERRUPTED for r in results):
-            status = Status.INTERRUPTED
+        status = RunStatus.PASSED
+        if was_interrupted or any(r.status == StepStatus.INTERRUPTED for r in results):
+            status = RunStatus.INTERRUPTED
         elif self.failure is not None:
-            status = Status.FAILED
+            status = RunStatus.FAILED
         result = RunResult(self.run_id, status, results)
         result.record = RunRecord(
             run_id=self.run_id,
@@ -574,7 +568,7 @@ class Runner:
         if self.capture:
             with _no_interrupt():
                 self.store.write_run(result.record)
-        self._emit(Event("run-end", run=result))
+        self._emit(Event(EventKind.RUN_END, run=result))
         return result
 
 

@@ -60,18 +60,9 @@ from meshdemo.run.processes import (
     send_signal,
     terminate,
 )
+from meshdemo.status import Outcome
 
 MAX_OUTPUT = 512 * 1024  # bytes of a step's output kept (its tail)
-
-
-class Outcome:
-    """How a step ended, as the session saw it."""
-
-    EXITED = "exited"  # the step ran to its end; ``status`` is its exit status
-    TIMED_OUT = "timed-out"  # killed after its timeout
-    STOPPED = "stopped"  # a bounded stream, stopped after its time, as asked
-    SHELL_EXITED = "shell-exited"  # the step ended the shell itself
-    STARTED = "started"  # a background step, left running
 
 
 @dataclass

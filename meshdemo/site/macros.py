@@ -15,8 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from meshdemo.captures import Capture, CaptureStore, RunRecord, Status
+from meshdemo.captures import Capture, CaptureStore, RunRecord
 from meshdemo.site.render import CAPTURES, seconds, when
+from meshdemo.status import StepStatus
 
 
 def _page_titles(nav: Any, titles: dict[str, str] | None = None) -> dict[str, str]:
@@ -51,7 +52,7 @@ def chapter_table(run: RunRecord | None, titles: dict[str, str]) -> str:
     for page, steps in chapters.items():
         duration = sum(float(s.get("duration") or 0) for s in steps)
         total += duration
-        passed = sum(1 for s in steps if s.get("status") == Status.PASSED)
+        passed = sum(1 for s in steps if s.get("status") == StepStatus.PASSED)
         title = titles.get(page, page).replace("|", "\\|")
         rows.append(f"| {title} | {len(steps)} | {passed} | {seconds(duration)} |")
     rows.append(f"| **All** | **{len(run.steps)}** | | **{seconds(total)}** |")

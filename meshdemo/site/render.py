@@ -32,11 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from meshdemo.captures import RUN_FILE, Capture, CaptureStore, RunRecord, Status
+from meshdemo.captures import RUN_FILE, Capture, CaptureStore, RunRecord
 from meshdemo.errors import ParseError
 from meshdemo.guide import fences
 from meshdemo.model import Kind, Step
 from meshdemo.site import ansi
+from meshdemo.status import StepStatus
 
 # MkDocs counts WARNINGs of "mkdocs.*" loggers: `mkdocs build --strict` fails on a stale capture.
 log = logging.getLogger("mkdocs.plugins.meshdemo")
@@ -148,20 +149,20 @@ def _status_line(capture: Capture, step: Step) -> tuple[str, str]:
     exit_text = f"exit {capture.exit_status}" if capture.exit_status is not None else ""
     tries = f", {capture.attempts} attempts" if capture.attempts > 1 else ""
     status = capture.status
-    if status == Status.PASSED:
+    if status == StepStatus.PASSED:
         done = ", ".join(part for part in (f"passed in {took}", exit_text) if part)
         return "??? success", f"Output — {done}{tries}, {ran}"
-    if status == Status.FAILED:
+    if status == StepStatus.FAILED:
         wanted = step.options.exit
         expected = f" (expected {wanted})" if wanted is not None else ""
         return "???+ failure", f"Output — failed: {exit_text}{expected}{tries} in {took}, {ran}"
-    if status == Status.TIMED_OUT:
+    if status == StepStatus.TIMED_OUT:
         return "???+ failure", f"Output — timed out after {took}, {ran}"
-    if status == Status.SHELL_EXITED:
+    if status == StepStatus.SHELL_EXITED:
         return "???+ failure", f"Output — the step ended the shell ({exit_text}), {ran}"
-    if status == Status.INTERRUPTED:
+    if status == StepStatus.INTERRUPTED:
         return "???+ warning", f"Output — interrupted after {took}, {ran}"
-    if status == Status.SKIPPED:
+    if status == StepStatus.SKIPPED:
         return "??? note", f"Not run on {when(capture.started_at)}"
     return "??? note", f"Output — {status}, {ran}"
 
@@ -213,9 +214,9 @@ def step_block(step: Step, capture: Capture | None, report: PageReport) -> list[
         )
         lines.append("")
     head, title = _status_line(capture, step)
-    if capture.status == Status.PASSED:
+    if capture.status == StepStatus.PASSED:
         report.passed += 1
-    elif capture.status == Status.SKIPPED:
+    elif capture.status == StepStatus.SKIPPED:
         report.skipped += 1
     else:
         report.failed += 1
@@ -262,7 +263,7 @@ def screenshot_block(
         if report.latest is None or capture.started_at > report.latest:
             report.latest = capture.started_at
         taken = f"Taken {when(capture.started_at)}."
-        if capture.status != Status.PASSED:
+        if capture.status != StepStatus.PASSED:
             report.failed += 1
             taken = (
                 f"The last attempt, on {when(capture.started_at)}, failed"
@@ -389,7 +390,7 @@ def render_page(
                 when(capture.started_at),
                 step.id,
             )
-        elif capture is not None and capture.status not in (Status.PASSED, Status.SKIPPED):
+        elif capture is not None and capture.status not in (StepStatus.PASSED, StepStatus.SKIPPED):
             log.warning(
                 "%s: step %r %s in the run of %s; the page shows its output",
                 where,
