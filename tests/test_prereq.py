@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 
 from meshdemo.cluster import prerequisites as prereq
-from meshdemo.cluster.prerequisites import FAIL, OK, WARN, Requirements
+from meshdemo.cluster.prerequisites import Requirements
+from meshdemo.status import Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLES = ROOT / "tests" / "doubles" / "bin"
@@ -77,17 +78,23 @@ def test_a_guide_without_versions_file_gets_presence_checks_only(tmp_path: Path)
 
 def test_everything_present_is_all_ok(env, roomy_inotify):
     requirements = Requirements(
-        kind_min=PINNED.kind_min, kubernetes_minor=PINNED.kubernetes_minor,
+        kind_min=PINNED.kind_min,
+        kubernetes_minor=PINNED.kubernetes_minor,
         dashboard_port=free_port(),
     )
     checks = prereq.check_prerequisites(
         requirements, env=env, system="Linux", inotify_dir=roomy_inotify
     )
     assert [c.name for c in checks] == [
-        "Docker daemon", "Docker resources", "kind", "kubectl", "curl", "inotify limits",
+        "Docker daemon",
+        "Docker resources",
+        "kind",
+        "kubectl",
+        "curl",
+        "inotify limits",
         f"port {requirements.dashboard_port}",
     ]
-    assert {c.name: c.status for c in checks if c.status != OK} == {}
+    assert {c.name: c.status for c in checks if c.status != Verdict.OK} == {}
     assert "kind v0.33" in by_name(checks)["kind"].found
 
 
@@ -95,7 +102,7 @@ def test_missing_kind_fails_with_an_install_hint_per_os(tmp_path, env):
     env["PATH"] = str(tool_dir(tmp_path, "docker", "kubectl", "curl"))
     linux = prereq.check_kind(PINNED, env, system="Linux")
     macos = prereq.check_kind(PINNED, env, system="Darwin")
-    assert linux.status == macos.status == FAIL
+    assert linux.status == macos.status == Verdict.FAIL
     assert linux.found == "not found on PATH"
     assert f"kind.sigs.k8s.io/dl/{PINNED.kind_release}/kind-linux-" in linux.hint
     assert "brew install kind" in macos.hint
@@ -104,43 +111,48 @@ def test_missing_kind_fails_with_an_install_hint_per_os(tmp_path, env):
 def test_kind_older_than_the_pinned_release_fails(env):
     env["MESHDEMO_DOUBLE_KIND_VERSION"] = "v0.20.0"
     check = prereq.check_kind(PINNED, env, system="Linux")
-    assert check.status == FAIL
+    assert check.status == Verdict.FAIL
     assert "v0.20.0" in check.found and check.hint.startswith("upgrade")
 
 
 def test_kind_newer_than_the_pinned_release_is_fine(env):
     env["MESHDEMO_DOUBLE_KIND_VERSION"] = "v1.2.0"
-    assert prereq.check_kind(PINNED, env).status == OK
+    assert prereq.check_kind(PINNED, env).status == Verdict.OK
 
 
 @pytest.mark.parametrize(
     ("version", "status"),
-    [("v1.34.2", OK), ("v1.36.0", OK), ("v1.37.1", WARN), ("v1.30.0", WARN)],
+    [
+        ("v1.34.2", Verdict.OK),
+        ("v1.36.0", Verdict.OK),
+        ("v1.37.1", Verdict.WARN),
+        ("v1.30.0", Verdict.WARN),
+    ],
 )
 def test_kubectl_within_one_minor_of_the_cluster(env, version, status):
     env["MESHDEMO_DOUBLE_KUBECTL_VERSION"] = version
     check = prereq.check_kubectl(Requirements(kubernetes_minor=(1, 35)), env, system="Linux")
     assert (check.status, check.found) == (status, version)
-    if status == WARN:
+    if status == Verdict.WARN:
         assert "skew" in check.hint
 
 
 def test_missing_kubectl_fails(tmp_path, env):
     env["PATH"] = str(tool_dir(tmp_path, "docker", "kind"))
     check = prereq.check_kubectl(PINNED, env, system="Linux")
-    assert check.status == FAIL and "dl.k8s.io" in check.hint
+    assert check.status == Verdict.FAIL and "dl.k8s.io" in check.hint
 
 
 def test_docker_cli_missing(tmp_path, env):
     env["PATH"] = str(tool_dir(tmp_path, "kind"))
     [check] = prereq.check_docker(env, system="Darwin")
-    assert check.status == FAIL and "Docker Desktop" in check.hint
+    assert check.status == Verdict.FAIL and "Docker Desktop" in check.hint
 
 
 def test_docker_daemon_down_fails_and_says_how_to_start_it(env):
     env["MESHDEMO_DOUBLE_DOCKER_DOWN"] = "1"
     [check] = prereq.check_docker(env, system="Linux")
-    assert check.status == FAIL
+    assert check.status == Verdict.FAIL
     assert "Cannot connect to the Docker daemon" in check.found
     assert "systemctl start docker" in check.hint
 
@@ -150,7 +162,7 @@ def test_real_docker_cli_without_a_reachable_daemon_fails():
     # On this machine the Docker CLI is installed but no daemon runs: the real answer.
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     [check] = prereq.check_docker(env, system="Linux")
-    assert check.status == FAIL
+    assert check.status == Verdict.FAIL
     assert check.name == "Docker daemon" and check.found
 
 
@@ -162,16 +174,16 @@ def test_a_hanging_docker_counts_as_unreachable(tmp_path, env):
     script.chmod(0o755)
     env["PATH"] = str(folder)
     [check] = prereq.check_docker(env, system="Linux", timeout=0.5)
-    assert check.status == FAIL and "no answer within 0.5 s" in check.found
+    assert check.status == Verdict.FAIL and "no answer within 0.5 s" in check.found
 
 
 def test_small_docker_fails_on_resources(env):
     env["MESHDEMO_DOUBLE_DOCKER_CPUS"] = "1"
     env["MESHDEMO_DOUBLE_DOCKER_MEMORY"] = str(2 * 1024**3)
     checks = by_name(prereq.check_docker(env, system="Darwin"))
-    assert checks["Docker daemon"].status == OK
+    assert checks["Docker daemon"].status == Verdict.OK
     resources = checks["Docker resources"]
-    assert resources.status == FAIL
+    assert resources.status == Verdict.FAIL
     assert resources.found == "1 CPUs, 2.0 GiB" and "Resources" in resources.hint
 
 
@@ -181,19 +193,19 @@ def test_low_inotify_limits_warn_with_the_sysctl_fix(tmp_path):
     (folder / "max_user_watches").write_text("8192\n")
     (folder / "max_user_instances").write_text("128\n")
     check = prereq.check_inotify("Linux", folder)
-    assert check.status == WARN
+    assert check.status == Verdict.WARN
     assert "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512" in (
         check.hint
     )
 
 
 def test_inotify_is_not_a_macos_concern(tmp_path):
-    assert prereq.check_inotify("Darwin", tmp_path / "absent").status == OK
+    assert prereq.check_inotify("Darwin", tmp_path / "absent").status == Verdict.OK
 
 
 def test_this_machines_inotify_limits_are_read():
     check = prereq.check_inotify("Linux")
-    assert check.status in (OK, WARN)
+    assert check.status in (Verdict.OK, Verdict.WARN)
     assert "max_user_watches=" in check.found
 
 
@@ -203,8 +215,8 @@ def test_a_busy_dashboard_port_fails():
         listener.listen()
         port = listener.getsockname()[1]
         check = prereq.check_port(port, "the Linkerd dashboard")
-    assert check.status == FAIL and f":{port}" in check.hint
-    assert prereq.check_port(port, "the Linkerd dashboard").status == OK
+    assert check.status == Verdict.FAIL and f":{port}" in check.hint
+    assert prereq.check_port(port, "the Linkerd dashboard").status == Verdict.OK
 
 
 def test_an_existing_cluster_needs_no_docker_nor_kind(tmp_path, env):
@@ -213,13 +225,14 @@ def test_an_existing_cluster_needs_no_docker_nor_kind(tmp_path, env):
         Requirements(kubernetes_minor=(1, 35)), existing_cluster=True, env=env, system="Linux"
     )
     assert [c.name for c in checks] == ["kubectl", "curl"]
-    assert all(c.status == OK for c in checks)
+    assert all(c.status == Verdict.OK for c in checks)
 
 
 def test_render_shows_a_table_and_unwrapped_fixes(tmp_path, env):
     env["PATH"] = str(tool_dir(tmp_path, "docker", "kubectl", "curl"))
-    checks = prereq.check_prerequisites(PINNED, env=env, system="Linux",
-                                        inotify_dir=tmp_path / "none")
+    checks = prereq.check_prerequisites(
+        PINNED, env=env, system="Linux", inotify_dir=tmp_path / "none"
+    )
     out = io.StringIO()
     prereq.render(checks, Console(file=out, width=80, color_system=None))
     text = out.getvalue()

@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+from meshdemo.status import Verdict
+
 EXIT_PREREQUISITES = 3  # distinct from 1 (a step failed) and 2 (bad input in the guide)
 DOCKER_TIMEOUT = 10.0  # seconds `docker info` may take before the daemon counts as unreachable
 TOOL_TIMEOUT = 10.0
@@ -42,14 +43,14 @@ INOTIFY_DIR = Path("/proc/sys/fs/inotify")
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # OK, WARN or FAIL
+    status: Verdict
     found: str  # what this machine has
     needed: str = ""  # what the guide needs
     hint: str = ""  # how to fix it, for this operating system
 
     @property
     def failed(self) -> bool:
-        return self.status == FAIL
+        return self.status == Verdict.FAIL
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,13 @@ class Requirements:
             kind_min=parse_major_minor(str(release)) if release else None,
             kind_release=str(release) if release else None,
             kubernetes_minor=parse_major_minor(str(minor)) if minor else None,
-            kubernetes_version=str(kubernetes.get("version")) if isinstance(kubernetes, dict)
-            and kubernetes.get("version") else None,
+            kubernetes_version=str(kubernetes.get("version"))
+            if isinstance(kubernetes, dict) and kubernetes.get("version")
+            else None,
             dashboard_port=int(port) if port else None,
-            cluster_name=str(cluster.get("name")) if isinstance(cluster, dict) and
-            cluster.get("name") else None,
+            cluster_name=str(cluster.get("name"))
+            if isinstance(cluster, dict) and cluster.get("name")
+            else None,
         )
 
 
@@ -105,9 +108,11 @@ def install_hint(tool: str, system: str | None = None, release: str | None = Non
     """How to install ``tool`` (``release``: the version to install) on Linux or macOS."""
     os_name = _os_name(system)
     kind_version = release or "v0.33.0"
-    kubectl_url = (f"https://dl.k8s.io/release/{release}/bin/linux/" if release else
-                   "https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)"
-                   "/bin/linux/")
+    kubectl_url = (
+        f"https://dl.k8s.io/release/{release}/bin/linux/"
+        if release
+        else "https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/"
+    )
     arch = "arm64" if platform.machine() in ("arm64", "aarch64") else "amd64"
     hints = {
         ("docker", "linux"): "install Docker Engine (docs.docker.com/engine/install) or your "
@@ -117,21 +122,27 @@ def install_hint(tool: str, system: str | None = None, release: str | None = Non
         ("kind", "linux"): f"curl -Lo ./kind https://kind.sigs.k8s.io/dl/{kind_version}/"
         f"kind-linux-{arch} && chmod +x ./kind && sudo mv ./kind /usr/local/bin/kind",
         ("kind", "macos"): f"brew install kind (or: go install sigs.k8s.io/kind@{kind_version})",
-        ("kubectl", "linux"): f"curl -LO \"{kubectl_url}{arch}/kubectl\" && "
+        ("kubectl", "linux"): f'curl -LO "{kubectl_url}{arch}/kubectl" && '
         "sudo install kubectl /usr/local/bin/kubectl",
-        ("kubectl", "macos"): f"curl -LO \"{kubectl_url.replace('linux', 'darwin')}{arch}"
-        "/kubectl\" && sudo install kubectl /usr/local/bin/kubectl (or brew install kubectl)",
+        ("kubectl", "macos"): f'curl -LO "{kubectl_url.replace("linux", "darwin")}{arch}'
+        '/kubectl" && sudo install kubectl /usr/local/bin/kubectl (or brew install kubectl)',
         ("curl", "linux"): "sudo apt-get install curl (Debian/Ubuntu) or sudo dnf install curl",
         ("curl", "macos"): "curl ships with macOS; brew install curl",
     }
     return hints.get((tool, os_name), f"install {tool}")
 
 
-def _run(argv: Sequence[str], env: Mapping[str, str] | None,
-         timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: Sequence[str], env: Mapping[str, str] | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, env=dict(env or os.environ),
-        stdin=subprocess.DEVNULL, check=False,
+        list(argv),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env or os.environ),
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
@@ -143,19 +154,37 @@ def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
-def check_docker(env: Mapping[str, str] | None = None, system: str | None = None,
-                 timeout: float = DOCKER_TIMEOUT) -> list[Check]:
+def check_docker(
+    env: Mapping[str, str] | None = None, system: str | None = None, timeout: float = DOCKER_TIMEOUT
+) -> list[Check]:
     """The Docker CLI, its daemon (``docker info`` within ``timeout``), its CPUs and memory."""
     if not _which("docker", env):
-        return [Check("Docker", FAIL, "docker not found on PATH", "Docker Engine running",
-                      install_hint("docker", system))]
-    start_hint = ("start Docker Desktop" if _os_name(system) == "macos"
-                  else "sudo systemctl start docker (and check you are in the docker group)")
+        return [
+            Check(
+                "Docker",
+                Verdict.FAIL,
+                "docker not found on PATH",
+                "Docker Engine running",
+                install_hint("docker", system),
+            )
+        ]
+    start_hint = (
+        "start Docker Desktop"
+        if _os_name(system) == "macos"
+        else "sudo systemctl start docker (and check you are in the docker group)"
+    )
     try:
         answer = _run(["docker", "info", "--format", "{{json .}}"], env, timeout)
     except subprocess.TimeoutExpired:
-        return [Check("Docker daemon", FAIL, f"no answer within {timeout:g} s",
-                      "docker info answers", start_hint)]
+        return [
+            Check(
+                "Docker daemon",
+                Verdict.FAIL,
+                f"no answer within {timeout:g} s",
+                "docker info answers",
+                start_hint,
+            )
+        ]
     info: dict[str, Any] = {}
     if answer.returncode == 0:
         try:
@@ -165,79 +194,97 @@ def check_docker(env: Mapping[str, str] | None = None, system: str | None = None
     errors = info.get("ServerErrors") or []
     if answer.returncode != 0 or errors or not info.get("ServerVersion"):
         reason = _first_line(answer.stderr) or "; ".join(map(str, errors)) or "no server answered"
-        return [Check("Docker daemon", FAIL, reason, "docker info answers", start_hint)]
-    checks = [Check("Docker daemon", OK, f"Docker {info['ServerVersion']}", "docker info answers")]
+        return [Check("Docker daemon", Verdict.FAIL, reason, "docker info answers", start_hint)]
+    checks = [
+        Check("Docker daemon", Verdict.OK, f"Docker {info['ServerVersion']}", "docker info answers")
+    ]
     cpus, memory = int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0)
-    resources_hint = ("Docker Desktop: Settings > Resources" if _os_name(system) == "macos"
-                      else "a machine (or VM) with more CPUs and memory")
+    resources_hint = (
+        "Docker Desktop: Settings > Resources"
+        if _os_name(system) == "macos"
+        else "a machine (or VM) with more CPUs and memory"
+    )
     needed = f">= {MIN_CPUS} CPUs, >= {MIN_MEMORY / 1024**3:g} GiB"
     found = f"{cpus} CPUs, {memory / 1024**3:.1f} GiB"
     if cpus < MIN_CPUS or memory < MIN_MEMORY:
-        checks.append(Check("Docker resources", FAIL, found, needed, resources_hint))
+        checks.append(Check("Docker resources", Verdict.FAIL, found, needed, resources_hint))
     else:
-        checks.append(Check("Docker resources", OK, found, needed))
+        checks.append(Check("Docker resources", Verdict.OK, found, needed))
     return checks
 
 
-def check_kind(requirements: Requirements, env: Mapping[str, str] | None = None,
-               system: str | None = None) -> Check:
-    needed = (f">= v{requirements.kind_min[0]}.{requirements.kind_min[1]}"
-              if requirements.kind_min else "installed")
+def check_kind(
+    requirements: Requirements, env: Mapping[str, str] | None = None, system: str | None = None
+) -> Check:
+    needed = (
+        f">= v{requirements.kind_min[0]}.{requirements.kind_min[1]}"
+        if requirements.kind_min
+        else "installed"
+    )
     hint = install_hint("kind", system, requirements.kind_release)
     if not _which("kind", env):
-        return Check("kind", FAIL, "not found on PATH", needed, hint)
+        return Check("kind", Verdict.FAIL, "not found on PATH", needed, hint)
     try:
         answer = _run(["kind", "version"], env, TOOL_TIMEOUT)
     except subprocess.TimeoutExpired:
-        return Check("kind", FAIL, "`kind version` did not answer", needed, hint)
+        return Check("kind", Verdict.FAIL, "`kind version` did not answer", needed, hint)
     text = _first_line(answer.stdout) or _first_line(answer.stderr)
     version = parse_major_minor(text)
     if answer.returncode != 0 or version is None:
-        return Check("kind", FAIL, f"cannot read `kind version`: {text!r}", needed, hint)
+        return Check("kind", Verdict.FAIL, f"cannot read `kind version`: {text!r}", needed, hint)
     if requirements.kind_min and version < requirements.kind_min:
-        return Check("kind", FAIL, text, needed, f"upgrade: {hint}")
-    return Check("kind", OK, text, needed)
+        return Check("kind", Verdict.FAIL, text, needed, f"upgrade: {hint}")
+    return Check("kind", Verdict.OK, text, needed)
 
 
-def check_kubectl(requirements: Requirements, env: Mapping[str, str] | None = None,
-                  system: str | None = None) -> Check:
+def check_kubectl(
+    requirements: Requirements, env: Mapping[str, str] | None = None, system: str | None = None
+) -> Check:
     wanted = requirements.kubernetes_minor
-    needed = (f"{wanted[0]}.{wanted[1] - 1} to {wanted[0]}.{wanted[1] + 1}" if wanted
-              else "installed")
+    needed = (
+        f"{wanted[0]}.{wanted[1] - 1} to {wanted[0]}.{wanted[1] + 1}" if wanted else "installed"
+    )
     hint = install_hint("kubectl", system, requirements.kubernetes_version)
     if not _which("kubectl", env):
-        return Check("kubectl", FAIL, "not found on PATH", needed, hint)
+        return Check("kubectl", Verdict.FAIL, "not found on PATH", needed, hint)
     try:
         answer = _run(["kubectl", "version", "--client", "-o", "json"], env, TOOL_TIMEOUT)
         client = json.loads(answer.stdout).get("clientVersion") or {}
     except subprocess.TimeoutExpired:
-        return Check("kubectl", FAIL, "`kubectl version --client` did not answer", needed, hint)
+        return Check(
+            "kubectl", Verdict.FAIL, "`kubectl version --client` did not answer", needed, hint
+        )
     except json.JSONDecodeError:
         client = {}
     found = str(client.get("gitVersion") or "")
     version = parse_major_minor(found)
     if version is None:
-        return Check("kubectl", FAIL, "cannot read `kubectl version --client -o json`",
-                     needed, hint)
+        return Check(
+            "kubectl", Verdict.FAIL, "cannot read `kubectl version --client -o json`", needed, hint
+        )
     if wanted and (version[0] != wanted[0] or abs(version[1] - wanted[1]) > 1):
         # The skew policy is a support promise, not a hard wall: warn, let the demo go on.
-        return Check("kubectl", WARN, found, needed,
-                     f"outside Kubernetes' kubectl skew policy; install kubectl "
-                     f"{wanted[0]}.{wanted[1]}: {hint}")
-    return Check("kubectl", OK, found, needed)
+        return Check(
+            "kubectl",
+            Verdict.WARN,
+            found,
+            needed,
+            f"outside Kubernetes' kubectl skew policy; install kubectl "
+            f"{wanted[0]}.{wanted[1]}: {hint}",
+        )
+    return Check("kubectl", Verdict.OK, found, needed)
 
 
-def check_tool(tool: str, env: Mapping[str, str] | None = None,
-               system: str | None = None) -> Check:
+def check_tool(tool: str, env: Mapping[str, str] | None = None, system: str | None = None) -> Check:
     if _which(tool, env):
-        return Check(tool, OK, _which(tool, env) or "", "installed")
-    return Check(tool, FAIL, "not found on PATH", "installed", install_hint(tool, system))
+        return Check(tool, Verdict.OK, _which(tool, env) or "", "installed")
+    return Check(tool, Verdict.FAIL, "not found on PATH", "installed", install_hint(tool, system))
 
 
 def check_inotify(system: str | None = None, directory: Path = INOTIFY_DIR) -> Check:
     """kind's nodes run many watchers: low limits make pods fail with 'too many open files'."""
     if _os_name(system) != "linux":
-        return Check("inotify limits", OK, "not applicable (Docker runs in a VM)", "")
+        return Check("inotify limits", Verdict.OK, "not applicable (Docker runs in a VM)", "")
     needed = ", ".join(f"{k} >= {v}" for k, v in INOTIFY_WANTED.items())
     low = []
     found = []
@@ -245,15 +292,17 @@ def check_inotify(system: str | None = None, directory: Path = INOTIFY_DIR) -> C
         try:
             value = int((directory / key).read_text().strip())
         except (OSError, ValueError):
-            return Check("inotify limits", WARN, f"cannot read {directory / key}", needed)
+            return Check("inotify limits", Verdict.WARN, f"cannot read {directory / key}", needed)
         found.append(f"{key}={value}")
         if value < wanted:
             low.append(f"fs.inotify.{key}={wanted}")
     if not low:
-        return Check("inotify limits", OK, ", ".join(found), needed)
-    fix = (f"sudo sysctl {' '.join(low)} (to keep it: write those lines to "
-           "/etc/sysctl.d/99-kind.conf); see kind's known issues, 'too many open files'")
-    return Check("inotify limits", WARN, ", ".join(found), needed, fix)
+        return Check("inotify limits", Verdict.OK, ", ".join(found), needed)
+    fix = (
+        f"sudo sysctl {' '.join(low)} (to keep it: write those lines to "
+        "/etc/sysctl.d/99-kind.conf); see kind's known issues, 'too many open files'"
+    )
+    return Check("inotify limits", Verdict.WARN, ", ".join(found), needed, fix)
 
 
 def check_port(port: int, purpose: str, host: str = "127.0.0.1") -> Check:
@@ -265,11 +314,16 @@ def check_port(port: int, purpose: str, host: str = "127.0.0.1") -> Check:
         try:
             probe.bind((host, port))
         except OSError as error:
-            return Check(f"port {port}", FAIL, f"in use ({error.strerror})", f"free for {purpose}",
-                         f"find what listens: `ss -ltnp 'sport = :{port}'` (Linux) or "
-                         f"`lsof -i :{port}` (macOS), then stop it (an old "
-                         "`linkerd viz dashboard`?)")
-    return Check(f"port {port}", OK, "free", f"free for {purpose}")
+            return Check(
+                f"port {port}",
+                Verdict.FAIL,
+                f"in use ({error.strerror})",
+                f"free for {purpose}",
+                f"find what listens: `ss -ltnp 'sport = :{port}'` (Linux) or "
+                f"`lsof -i :{port}` (macOS), then stop it (an old "
+                "`linkerd viz dashboard`?)",
+            )
+    return Check(f"port {port}", Verdict.OK, "free", f"free for {purpose}")
 
 
 def check_prerequisites(
@@ -308,12 +362,16 @@ def render(checks: Sequence[Check], console: Any = None) -> None:
     table.add_column("status", no_wrap=True)
     table.add_column("found", overflow="fold")
     table.add_column("needed", overflow="fold")
-    styles = {OK: "[green]ok[/]", WARN: "[yellow]warn[/]", FAIL: "[bold red]FAIL[/]"}
+    styles = {
+        Verdict.OK: "[green]ok[/]",
+        Verdict.WARN: "[yellow]warn[/]",
+        Verdict.FAIL: "[bold red]Verdict.FAIL[/]",
+    }
     for check in checks:
         # Text(): these are tool outputs, never rich markup
         table.add_row(check.name, styles[check.status], Text(check.found), Text(check.needed))
     console.print(table)
     for check in checks:
-        if check.status != OK and check.hint:
+        if check.status != Verdict.OK and check.hint:
             label = "to fix" if check.failed else "advice"
             console.print(Text(f"{check.name} ({label}): {check.hint}"), soft_wrap=True)
