@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meshdemo.model import Kind, Page, Project, Step
+from meshdemo.run.options import RunOptions
 from meshdemo.run.runner import Runner
 from meshdemo.run.session import BashSession, scratch_dir
 
@@ -67,7 +68,7 @@ def bench_runner(steps: int, workdir: Path) -> float:
         docs_dir=project_root / "docs",
         pages=(Page("bench.md", project_root / "docs" / "bench.md", None, "", tuple(plan)),),
     )
-    runner = Runner(project, capture=False)
+    runner = Runner(project, RunOptions(capture=False))
     with runner:
         begin = time.perf_counter()
         for step in plan:

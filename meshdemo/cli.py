@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from meshdemo import __version__
 from meshdemo.errors import MeshdemoError
+from meshdemo.run.options import add_arguments
 from meshdemo.status import CleanupPolicy
 
 
@@ -23,19 +24,6 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the MkDocs configuration of the guide (default: mkdocs.yml)",
     )
-
-
-def _add_target(parser: argparse.ArgumentParser, *, cleanup: str, why: str) -> None:
-    """Options shared by the commands that run steps: which cluster, teardown, captures."""
-    parser.add_argument("--kubeconfig", metavar="FILE", help="opt in to an existing cluster")
-    parser.add_argument("--context", metavar="NAME", help="the one context of --kubeconfig to use")
-    parser.add_argument(
-        "--cleanup",
-        choices=[policy.value for policy in CleanupPolicy],
-        default=cleanup,
-        help=f"when teardown steps run (default: {cleanup}; {why})",
-    )
-    parser.add_argument("--no-capture", action="store_true", help="write nothing under docs/")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="to_id", metavar="ID", help="stop after this step")
     run.add_argument("--only", metavar="PAGE", action="append", help="run only this page")
     run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
-    _add_target(run, cleanup="on-success", why="a failed run keeps the cluster")
+    add_arguments(run, cleanup=CleanupPolicy.ON_SUCCESS, why="a failed run keeps the cluster")
     run.set_defaults(handler="meshdemo.commands.run:main")
 
     demo = commands.add_parser(
@@ -74,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(demo)
     demo.add_argument("--from", dest="from_id", metavar="ID", help="resume at this step")
-    _add_target(demo, cleanup="never", why="the cluster stays for the demo")
+    add_arguments(demo, cleanup=CleanupPolicy.NEVER, why="the cluster stays for the demo")
     demo.add_argument("--check", action="store_true", help="check the prerequisites only")
     demo.add_argument("--skip-prereq", action="store_true", help="do not check prerequisites")
     demo.set_defaults(handler="meshdemo.commands.demo:main")

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from meshdemo.model import Kind, Project, Step
+from meshdemo.run.options import add_pytest_options
 from meshdemo.status import CleanupPolicy, StepStatus
 
 STATE_KEY = "meshdemo_state"
@@ -44,17 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="the guide's MkDocs configuration (default: mkdocs.yml)",
     )
-    group.addoption("--meshdemo-kubeconfig", metavar="FILE", help="run against an existing cluster")
-    group.addoption("--meshdemo-context", metavar="NAME", help="the context of that kubeconfig")
-    group.addoption(
-        "--meshdemo-cleanup",
-        choices=[policy.value for policy in CleanupPolicy],
-        default="on-success",
-        help="when teardown steps run (default: on-success)",
-    )
-    group.addoption(
-        "--meshdemo-no-capture", action="store_true", help="write nothing under the docs folder"
-    )
+    add_pytest_options(group, cleanup=CleanupPolicy.ON_SUCCESS)
 
 
 class GuideState:
@@ -78,16 +69,10 @@ class GuideState:
     @property
     def runner(self) -> Any:
         if self._runner is None:
+            from meshdemo.run.options import from_pytest
             from meshdemo.run.runner import Runner
 
-            option = self.config.getoption
-            self._runner = Runner(
-                self.load(),
-                kubeconfig=option("meshdemo_kubeconfig"),
-                context=option("meshdemo_context"),
-                cleanup=option("meshdemo_cleanup"),
-                capture=not option("meshdemo_no_capture"),
-            )
+            self._runner = Runner(self.load(), from_pytest(self.config))
         return self._runner
 
     def finish(self, *, interrupted: bool = False) -> None:
@@ -174,18 +159,9 @@ class StepItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if not isinstance(excinfo.value, StepFailed):
             return super().repr_failure(excinfo)
-        result = excinfo.value.result
-        step = self.step
-        lines = [
-            f"{step.location}: step {step.id} {result.status}"
-            + (f" — {result.note}" if result.note else ""),
-            "command:",
-            *(f"    {line}" for line in step.command.rstrip("\n").splitlines()),
-        ]
-        tail = result.tail(20)
-        lines.append("last 20 lines of output:" if tail else "(no output)")
-        lines.extend(f"    {line}" for line in tail.splitlines())
-        return "\n".join(lines)
+        from meshdemo.report import failure_lines
+
+        return "\n".join(failure_lines(excinfo.value.result))
 
     def reportinfo(self) -> tuple[Path | str, int | None, str]:
         source = self.step.source or self.path
@@ -235,6 +211,7 @@ def pytest_collection_modifyitems(
         else:
             first = position if first is None else first
             guide.append((key, item))
+
     # a python fence collected by markdown-docs runs there, not twice: its own step item is
     # deselected (and reported so, keeping pytest's "collected" count honest)
     def duplicated(item: pytest.Item) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.run.session import is_alive
+from meshdemo.run.processes import is_alive
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runnable"
 
@@ -166,3 +166,19 @@ def test_interrupt_stops_everything(tmp_path: Path, sig: signal.Signals) -> None
     record = json.loads((captures / "run.json").read_text())
     assert record["status"] == "interrupted"
     assert not (captures / "long.json").exists()
+
+
+def test_demo_from_resumes_the_shell_state_like_run_from(project: Path) -> None:
+    # a full run saves the shell state; greet needs DEMO_NAME, exported by the step before it
+    assert meshdemo(project, "--cleanup", "never").returncode == 0
+    resumed = subprocess.run(
+        [sys.executable, "-m", "meshdemo", "demo", "--skip-prereq", "--no-capture"]
+        + ["--from", "greet"],
+        cwd=project,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "✓ greet" in resumed.stdout

@@ -119,7 +119,7 @@ def test_ctrl_c_under_pytest_stops_the_run(guide: Path, tmp_path: Path) -> None:
     import signal
     import time
 
-    from meshdemo.run.session import is_alive
+    from meshdemo.run.processes import is_alive
 
     ready, pidfile = tmp_path / "ready", tmp_path / "slow.pid"
     with (guide / "docs" / "use.md").open("a") as page:

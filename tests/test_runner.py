@@ -14,9 +14,10 @@ import yaml
 from meshdemo.captures import Capture, CaptureStore
 from meshdemo.errors import ConfigError
 from meshdemo.model import ExpectedOutput, Kind, Page, Project, Step, StepOptions
+from meshdemo.run.options import RunOptions
+from meshdemo.run.processes import is_alive
 from meshdemo.run.runner import Event, Runner
-from meshdemo.run.session import is_alive
-from meshdemo.status import StepStatus
+from meshdemo.status import CleanupPolicy, EventKind, StepStatus
 
 
 def make_step(step_id: str, command: str, line: int = 1, page: str = "guide.md", **options: Any):
@@ -51,9 +52,9 @@ def make_project(root: Path, steps: list[Step], extra: dict | None = None) -> Pr
     )
 
 
-def run(root: Path, steps: list[Step], **kwargs: Any):
-    project = make_project(root, steps, kwargs.pop("extra", None))
-    return Runner(project, **kwargs).run(steps), CaptureStore(project.captures_dir)
+def run(root: Path, steps: list[Step], *, extra: dict | None = None, **options: Any):
+    project = make_project(root, steps, extra)
+    return Runner(project, RunOptions(**options)).run(steps), CaptureStore(project.captures_dir)
 
 
 def statuses(result) -> dict[str, str]:
@@ -222,9 +223,9 @@ def test_kubeconfig_without_context_is_refused(tmp_path: Path) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "existing.yaml")
     project = make_project(tmp_path, [])
     with pytest.raises(ConfigError, match="--kubeconfig needs --context"):
-        Runner(project, kubeconfig=kubeconfig)
+        Runner(project, RunOptions(kubeconfig=kubeconfig))
     with pytest.raises(ConfigError, match=r"no context 'nope'.*demo, other"):
-        Runner(project, kubeconfig=kubeconfig, context="nope")
+        Runner(project, RunOptions(kubeconfig=kubeconfig, context="nope"))
 
 
 def test_default_kubeconfig_is_private_and_home_untouched(
@@ -365,7 +366,7 @@ def test_shell_exit_is_a_failure_and_teardown_still_has_a_shell(tmp_path: Path) 
         make_step("leave", "exit 3"),
         make_step("destroy", 'echo "teardown with $KEEP"', teardown=True),
     ]
-    result, store = run(tmp_path, steps, cleanup="always")
+    result, store = run(tmp_path, steps, cleanup=CleanupPolicy.ALWAYS)
     assert statuses(result) == {"set": "passed", "leave": "shell-exited", "destroy": "passed"}
     assert result.failed is not None and result.failed.exit_status == 3
     destroy = store.read("destroy")
@@ -396,7 +397,7 @@ def test_background_and_stream_steps(tmp_path: Path) -> None:
 def test_no_capture_writes_nothing_under_docs(tmp_path: Path) -> None:
     steps = [make_step("a", "echo a"), make_step("b", "false")]
     project = make_project(tmp_path, steps)
-    result = Runner(project, capture=False).run(steps)
+    result = Runner(project, RunOptions(capture=False)).run(steps)
     assert result.status == StepStatus.FAILED
     assert list(project.docs_dir.rglob("*")) == []
 
@@ -429,7 +430,7 @@ def test_events_in_order(tmp_path: Path) -> None:
     seen: list[tuple[str, str | None]] = []
 
     def record(event: Event) -> None:
-        if event.kind != "tick":
+        if event.kind != EventKind.TICK:
             seen.append((event.kind, event.step.id if event.step else None))
 
     steps = [make_step("a", "true"), make_step("b", "true", skip="no")]
@@ -507,7 +508,7 @@ def test_resume_starts_from_the_last_runs_shell_state(tmp_path: Path) -> None:
     assert result.passed
     second = [make_step("use", 'echo "$LINKERD_HOME ${PATH%%:*} $(basename "$PWD") $KUBECONFIG"')]
     project = make_project(tmp_path, second)
-    runner = Runner(project, resume=True)
+    runner = Runner(project, RunOptions(resume=True))
     resumed = runner.run(second)
     assert runner.session_restored
     assert resumed.results[0].output.split() == [

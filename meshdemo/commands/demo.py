@@ -36,16 +36,17 @@ from meshdemo.cluster.prerequisites import (
     check_prerequisites,
     render,
 )
-from meshdemo.commands.run import (
+from meshdemo.model import Project
+from meshdemo.report import (
     LiveReport,
     report_failure,
     rerun_command,
     run_and_summarise,
     teardown_command,
 )
-from meshdemo.model import Project
+from meshdemo.run.options import RunOptions, from_arguments
 from meshdemo.run.runner import Runner, select_steps
-from meshdemo.status import RunStatus
+from meshdemo.status import CleanupPolicy, RunStatus
 
 VERSIONS_FILE = "versions.yml"
 
@@ -62,13 +63,13 @@ def build_site(project: Project) -> subprocess.CompletedProcess[str]:
     )
 
 
-def how_to_tear_down(project: Project, requirements: Requirements,
-                     args: argparse.Namespace) -> list[str]:
+def how_to_tear_down(project: Project, requirements: Requirements, config_file: str,
+                     options: RunOptions) -> list[str]:
     lines = []
-    by_the_guide = teardown_command(project, args)
+    by_the_guide = teardown_command(project, config_file, options)
     if by_the_guide:
         lines.append(by_the_guide)
-    if requirements.cluster_name and not args.kubeconfig:
+    if requirements.cluster_name and not options.existing_cluster:
         lines.append(f"kind delete cluster --name {requirements.cluster_name}")
     return lines
 
@@ -79,20 +80,21 @@ def main(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     project = load_project(args.config_file)
     requirements = Requirements.from_versions(project.root / VERSIONS_FILE)
-    existing = args.kubeconfig is not None
+    options = from_arguments(args)
+    existing = options.existing_cluster
     steps = select_steps(project, from_id=args.from_id)
     report = LiveReport(console)
     # bad --kubeconfig/--context raise here (exit 2), before any check or step runs
-    runner = Runner(project, kubeconfig=args.kubeconfig, context=args.context,
-                    cleanup=args.cleanup, capture=not args.no_capture, on_event=report)
+    runner = Runner(project, options, on_event=report)
 
     if not args.skip_prereq:
         checks = check_prerequisites(requirements, existing_cluster=existing)
         render(checks, console)
         if any(check.failed for check in checks):
+            again = rerun_command(args.config_file, options, command="demo")
             console.print(
                 "[bold red]Nothing was started.[/] Fix the rows marked FAIL, then run "
-                f"[bold]{escape(rerun_command(args, command='demo'))}[/] again."
+                f"[bold]{escape(again)}[/] again."
             )
             return EXIT_PREREQUISITES
         if args.check:
@@ -106,20 +108,20 @@ def main(args: argparse.Namespace) -> int:
         console.print("No steps to run.")
         return 0
     result = run_and_summarise(console, runner, steps, report)
-    teardown = how_to_tear_down(project, requirements, args)
+    teardown = how_to_tear_down(project, requirements, args.config_file, options)
     if result.status is RunStatus.INTERRUPTED:
         console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
         return 130
     if result.failed is not None:
-        report_failure(console, project, result, args, command="demo")
+        report_failure(console, project, result, args.config_file, options, command="demo")
         console.print()
         console.print("The cluster is kept, so you can look at it:")
         console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
-        if requirements.cluster_name and not args.kubeconfig:
+        if requirements.cluster_name and not existing:
             console.print(f"Or delete it:  kind delete cluster --name {requirements.cluster_name}")
         return 1
 
-    if args.no_capture:
+    if not options.capture:
         console.print("[dim]--no-capture: nothing was written under docs/, no site rebuilt[/]")
     else:
         console.print("Rebuilding the site with this run's captures (mkdocs build --strict)...")
@@ -132,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
                       "(or `make serve` to browse it live).")
 
     console.print()
-    if args.cleanup == "never" or not any(step.options.teardown for step in steps):
+    if options.cleanup is CleanupPolicy.NEVER or not any(step.options.teardown for step in steps):
         console.print("[bold]The cluster is still running, for the live demo.[/] In a terminal:")
         console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
         console.print('  export PATH="$PATH:$HOME/.linkerd2/bin"')

@@ -42,6 +42,7 @@ from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.model import Kind, Project, Step
 from meshdemo.run.masking import mask
 from meshdemo.run.normalize import compare
+from meshdemo.run.options import RunOptions
 from meshdemo.run.session import BashSession, StepRun, scratch_dir
 from meshdemo.status import CleanupPolicy, EventKind, Outcome, RunStatus, StepStatus
 
@@ -143,26 +144,23 @@ class Runner:
     def __init__(
         self,
         project: Project,
+        options: RunOptions | None = None,
         *,
-        kubeconfig: Path | str | None = None,
-        context: str | None = None,
-        cleanup: str = "on-success",
-        capture: bool = True,
         on_event: Callable[[Event], None] | None = None,
         background_check: float = BACKGROUND_CHECK,
-        resume: bool = False,
     ):
         self.project = project
-        self.cleanup = CleanupPolicy(cleanup)
-        self.capture = capture
+        self.options = options = options or RunOptions()
+        self.cleanup = options.cleanup
+        self.capture = options.capture
+        self.resume = options.resume
+        self.existing_cluster = options.existing_cluster
         self.on_event = on_event
         self.background_check = background_check
-        self.resume = resume
         self.session_restored = False
-        self.existing_cluster = kubeconfig is not None
         self.run_dir = project.run_dir
         # bad --kubeconfig/--context fail here, before anything runs
-        self.kubeconfig = private_kubeconfig(self.run_dir, kubeconfig, context)
+        self.kubeconfig = private_kubeconfig(self.run_dir, options.kubeconfig, options.context)
         self.store = CaptureStore(project.captures_dir)
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         self.started_at = _now()

@@ -1,0 +1,206 @@
+"""How a run is reported to people: live progress, the summary, the failure and what to do next.
+
+One module for every face: ``meshdemo run`` and ``meshdemo demo`` print through a rich
+``Console``; the pytest plugin's failure report uses the same plain lines.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from meshdemo.model import Project, Step
+from meshdemo.run.options import RunOptions
+from meshdemo.run.runner import Event, Runner, RunResult, StepResult
+from meshdemo.status import EventKind, StepStatus
+
+STYLES = {
+    StepStatus.PASSED: ("green", "✓"),
+    StepStatus.SKIPPED: ("yellow", "-"),
+    StepStatus.FAILED: ("bold red", "✗"),
+    StepStatus.TIMED_OUT: ("bold red", "⏱"),
+    StepStatus.SHELL_EXITED: ("bold red", "✗"),
+    StepStatus.INTERRUPTED: ("bold magenta", "!"),
+    StepStatus.NOT_RUN: ("dim", "·"),
+}
+TAIL_LINES = 20
+
+
+def duration(seconds: float) -> str:
+    """A step's or a run's time, as people read it."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+class LiveReport:
+    """A spinner with the running step and its elapsed time; a line per finished step."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task: int | None = None
+
+    def __enter__(self) -> LiveReport:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == EventKind.STEP_START and event.step is not None:
+            step = event.step
+            self._drop()
+            self.task = self.progress.add_task(
+                f"[bold]{escape(step.id)}[/] [dim]{escape(step.location)}[/]", total=None
+            )
+        elif event.kind == EventKind.STEP_END and event.result is not None:
+            self._drop()
+            self.console.print(result_line(event.result), highlight=False)
+
+    def _drop(self) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)  # type: ignore[arg-type]
+            self.task = None
+
+
+def result_line(result: StepResult) -> str:
+    style, mark = STYLES.get(result.status, ("", "?"))
+    step = result.step
+    text = f"[{style}]{mark} {escape(step.id)}[/] [dim]{escape(step.location)}[/]"
+    if result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN):
+        text += f" {duration(result.duration)}"
+    if result.attempts > 1:
+        text += f" ({result.attempts} attempts)"
+    if result.note:
+        text += f" [dim]— {escape(result.note)}[/]"
+    return text
+
+
+def summary_table(result: RunResult) -> Table:
+    table = Table(title=f"Run {result.run_id}: {result.status}", title_justify="left")
+    for column in ("step", "page:line", "status", "duration", "attempts"):
+        right = column in ("duration", "attempts")
+        table.add_column(column, justify="right" if right else "left", no_wrap=True)
+    for step_result in result.results:
+        style, _ = STYLES.get(step_result.status, ("", "?"))
+        ran = step_result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN)
+        table.add_row(
+            step_result.step.id,
+            step_result.step.location,
+            f"[{style}]{step_result.status}[/]",
+            duration(step_result.duration) if ran else "",
+            str(step_result.attempts) if ran else "",
+        )
+    return table
+
+
+def rerun_command(
+    config_file: str | Path, options: RunOptions, *extra: str, command: str = "run"
+) -> str:
+    """The ``meshdemo COMMAND`` line that repeats a run's target with ``extra``."""
+    words = ["meshdemo", command]
+    if str(config_file) != "mkdocs.yml":
+        words += ["-f", str(config_file)]
+    if options.kubeconfig:
+        words += ["--kubeconfig", options.kubeconfig, "--context", options.context or ""]
+    return shlex.join([*words, *extra])
+
+
+def teardown_command(project: Project, config_file: str | Path, options: RunOptions) -> str | None:
+    """``meshdemo run`` of just the pages holding teardown steps, or None when there are none."""
+    pages = list(dict.fromkeys(s.page for s in project.steps if s.options.teardown))
+    if not pages:
+        return None
+    only = [word for page in pages for word in ("--only", page)]
+    return rerun_command(config_file, options, *only, "--cleanup", "always")
+
+
+def failure_lines(failed: StepResult, tail_lines: int = TAIL_LINES) -> list[str]:
+    """Where a step broke, as plain lines: page:line, id, status, command, output tail."""
+    step = failed.step
+    lines = [
+        f"{step.location}: step {step.id} {failed.status}"
+        + (f" — {failed.note}" if failed.note else ""),
+        "command:",
+        *(f"    {line}" for line in step.command.rstrip("\n").splitlines()),
+    ]
+    tail = failed.tail(tail_lines)
+    lines.append(f"last {tail_lines} lines of output:" if tail else "(no output)")
+    lines.extend(f"    {line}" for line in tail.splitlines())
+    return lines
+
+
+def report_failure(
+    console: Console,
+    project: Project,
+    result: RunResult,
+    config_file: str | Path,
+    options: RunOptions,
+    *,
+    command: str = "run",
+) -> None:
+    """Where the run broke (page:line, id, command, output tail) and how to go on from there."""
+    failed = result.failed
+    if failed is None:
+        return
+    head, *rest = failure_lines(failed)
+    console.print()
+    location, _, what = head.partition(": ")
+    console.print(f"[bold red]{escape(location)}[/]: {escape(what)}", highlight=False)
+    for line in rest:
+        bold = not line.startswith(" ")
+        console.print(f"[bold]{escape(line)}[/]" if bold else escape(line), highlight=False)
+    console.print()
+    resume = rerun_command(config_file, options, "--from", failed.step.id, command=command)
+    console.print(f"Fix it, then resume with:  [bold]{escape(resume)}[/]")
+    teardown = teardown_command(project, config_file, options)
+    if teardown:
+        console.print(f"Or tear everything down:    [bold]{escape(teardown)}[/]")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_and_summarise(
+    console: Console, runner: Runner, steps: list[Step], report: LiveReport
+) -> RunResult:
+    """Run the steps with live progress, then print the summary table and the tool versions.
+
+    Shared by ``meshdemo run`` and ``meshdemo demo`` so both stop, report and clean up alike.
+    """
+    # a stop request (CI cancelling a job) ends the run as Ctrl-C does: every process stopped
+    signal.signal(signal.SIGTERM, _interrupt)
+    begin = time.monotonic()
+    target = "an existing cluster" if runner.existing_cluster else "the run's own cluster"
+    console.print(
+        f"Running {len(steps)} steps of {escape(str(runner.project.config_file))} against "
+        f"{target} (KUBECONFIG={escape(str(runner.kubeconfig))})"
+    )
+    with report:
+        result = runner.run(steps)
+    console.print()
+    console.print(summary_table(result))
+    console.print(f"{result.status} in {duration(time.monotonic() - begin)}")
+    versions = result.record.tool_versions if result.record else {}
+    if versions:
+        shown = ", ".join(f"{name}: {text.splitlines()[0]}" for name, text in versions.items())
+        console.print(f"[dim]tools: {escape(shown)}[/]")
+    return result
