@@ -168,12 +168,14 @@ def test_interrupt_stops_everything(tmp_path: Path, sig: signal.Signals) -> None
     assert not (captures / "long.json").exists()
 
 
+DEMO_FROM_GREET = ("--skip-prereq", "--no-capture", "--from", "greet")
+
+
 def test_demo_from_resumes_the_shell_state_like_run_from(project: Path) -> None:
     # a full run saves the shell state; greet needs DEMO_NAME, exported by the step before it
     assert meshdemo(project, "--cleanup", "never").returncode == 0
     resumed = subprocess.run(
-        [sys.executable, "-m", "meshdemo", "demo", "--skip-prereq", "--no-capture"]
-        + ["--from", "greet"],
+        [sys.executable, "-m", "meshdemo", "demo", *DEMO_FROM_GREET],
         cwd=project,
         env={**os.environ, "COLUMNS": "200"},
         capture_output=True,
