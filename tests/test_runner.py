@@ -17,7 +17,7 @@ from meshdemo.model import ExpectedOutput, Kind, Page, Project, Step, StepOption
 from meshdemo.run.options import RunOptions
 from meshdemo.run.processes import is_alive
 from meshdemo.run.runner import Event, Runner
-from meshdemo.status import CleanupPolicy, EventKind, StepStatus
+from meshdemo.status import CleanupPolicy, EventKind, RunStatus, StepStatus
 
 
 def make_step(step_id: str, command: str, line: int = 1, page: str = "guide.md", **options: Any):
@@ -536,7 +536,7 @@ def test_a_failed_run_keeps_its_session_for_diagnostics(tmp_path: Path) -> None:
         make_step("boom", "echo broken >&2; exit 3", line=11),
     ]
     result, _ = run(tmp_path, steps)
-    assert result.status == Status.FAILED
+    assert result.status == RunStatus.FAILED
     kept = tmp_path / ".meshdemo" / "failed-run"
     files = {p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()}
     assert "session.log" in files
