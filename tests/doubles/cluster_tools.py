@@ -452,6 +452,9 @@ def kubectl(args: list[str]) -> None:
             print(f"node/{cluster}-control-plane condition met")
         else:
             for target in targets:
+                # kubectl's name printer: <kind>.<group>/<name>, as `kubectl wait` prints it
+                if target.startswith("crd/"):
+                    target = "customresourcedefinition.apiextensions.k8s.io/" + target[4:]
                 print(f"{target} condition met")
     elif verb == "rollout":
         target = "/".join(words[2:4]) if len(words) > 3 else (words[2] if len(words) > 2 else "")
