@@ -539,6 +539,8 @@ def apply(sources: list[str], namespace: str, server_side: bool) -> None:
             text = path.read_text()
             docs = read_manifests(text)
             mark_list = [f"file:{path.name}", *marks_of(text)]
+            mark_list += [f"httproute:{(doc.get('metadata') or {}).get('name')}"
+                          for doc in docs if doc.get("kind") == "HTTPRoute"]
         with cluster_state() as state:
             state["applied"].extend(mark_list)
             for doc in docs:
@@ -643,9 +645,9 @@ def canned_objects(what: str, namespace: str) -> list[dict]:
                           "containers": [{"name": name}]}} for name in BOOKS]
     if what.startswith("httproute"):
         accepted = {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}
-        return [{"metadata": {"name": name}, "status": accepted}
-                for name in ("books-create", "books-delete", "books-list")
-                if "file:books-routes.yaml" in applied]
+        # the API server lists objects sorted by name
+        names = sorted({a.split(":", 1)[1] for a in applied if a.startswith("httproute:")})
+        return [{"metadata": {"name": name}, "status": accepted} for name in names]
     return []
 
 
@@ -907,7 +909,8 @@ def viz(words: list[str], args: list[str], opts: dict[str, str]) -> None:
               "        3ms          9ms         10ms     0.00%    0.00%")
         print("                      └──────────────────►  authors:7001   100.00%  2.15  "
               "        3ms          9ms         10ms     0.00%         ")
-        rows = ([("books-create", "HTTPRoute", "93.00%" if retried else "54.00%"),
+        rows = ([("books-catch-all", "HTTPRoute", "100.00%"),
+                 ("books-create", "HTTPRoute", "93.00%" if retried else "54.00%"),
                  ("books-delete", "HTTPRoute", "100.00%"), ("books-list", "HTTPRoute", "100.00%")]
                 if routes else [("[default]", "", "79.00%")])
         for route, kind, rate in rows:
@@ -1056,9 +1059,17 @@ def docker(args: list[str]) -> None:
             "MemTotal": memory,
             "ServerVersion": "28.2.2",
             "OperatingSystem": "test double",
+            "CgroupVersion": os.environ.get("MESHDEMO_DOUBLE_DOCKER_CGROUP", "2"),
             "ServerErrors": None,
         }
-        print(json.dumps(info) if "--format" in args else f"Server Version: 28.2.2\nCPUs: {cpus}")
+        template = parse_flags(args).get("--format") or parse_flags(args).get("-f")
+        field = re.fullmatch(r"\{\{\s*\.(\w+)\s*\}\}", template or "")
+        if field:  # a Go template naming one field: {{.CgroupVersion}}
+            print(info.get(field.group(1), "<no value>"))
+        elif template:
+            print(json.dumps(info))
+        else:
+            print(f"Server Version: 28.2.2\nCPUs: {cpus}")
     elif args[:1] == ["version"]:
         print("28.2.2" if "--format" in args else "Client: 28.2.2\nServer: 28.2.2")
     elif args[:1] == ["ps"]:
