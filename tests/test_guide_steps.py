@@ -55,11 +55,37 @@ def first_index(steps: list[Step], predicate: Callable[[Step], bool]) -> int | N
     return next((i for i, step in enumerate(steps) if predicate(step)), None)
 
 
+# `name=value` with a literal value (bare or single-quoted): a step may name a long word
+# (an image digest, a URL) to keep its lines short
+ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)=([^\s$'\"`;|&()]*|'[^']*')\s*$")
+
+
+def expand_assignments(command: str) -> str:
+    """``command`` with its literal variable assignments dropped and their uses (``$name``,
+    ``${name}``) replaced by the values, so checks read what the shell runs."""
+    values: dict[str, str] = {}
+    kept = []
+    for line in command.splitlines():
+        assignment = ASSIGNMENT.match(line)
+        if assignment:
+            values[assignment.group(1)] = assignment.group(2).strip("'")
+            continue
+        kept.append(
+            re.sub(
+                r"\$\{?([A-Za-z_]\w*)\}?",
+                lambda use: values.get(use.group(1), use.group(0)),
+                line,
+            )
+        )
+    return "\n".join(kept)
+
+
 def code(step: Step) -> str:
-    """The command without comment lines (prose is not a command) and with continuation lines
-    joined, so a command split with backslashes reads as one line."""
+    """The command without comment lines (prose is not a command), with continuation lines
+    joined, so a command split with backslashes reads as one line, and with literal variables
+    expanded."""
     lines = [ln for ln in step.command.splitlines() if not ln.lstrip().startswith("#")]
-    return re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    return expand_assignments(re.sub(r"\\\n\s*", " ", "\n".join(lines)))
 
 
 # Flags between `linkerd` and its sub-commands: `linkerd viz -n booksapp tap ...`.
@@ -378,6 +404,21 @@ def test_the_hard_coded_version_finder_works() -> None:
     ]
 
 
+def test_literal_variables_are_expanded_for_the_checks() -> None:
+    command = (
+        "image=kindest/node:v1.35.8\n"
+        "digest='sha256:0123abcd'\n"
+        'kind create cluster --image "$image@${digest}"\n'
+        "pods=$(kubectl get pods)\n"
+        'echo "$pods $unknown"'
+    )
+    assert expand_assignments(command) == (
+        'kind create cluster --image "kindest/node:v1.35.8@sha256:0123abcd"\n'
+        "pods=$(kubectl get pods)\n"
+        'echo "$pods $unknown"'
+    )
+
+
 def test_no_version_is_hard_coded_in_the_page_sources(versions: dict) -> None:
     """Versions live in versions.yml; pages use {{ versions.* }} (raw, un-rendered sources)."""
     offenders = [
@@ -416,7 +457,7 @@ def test_every_version_in_a_command_is_the_pinned_one(project: Project, versions
     wrong = []
     for step in project.steps:
         for pattern, pinned in checks:
-            for match in pattern.finditer(step.command):
+            for match in pattern.finditer(code(step)):
                 found = match.group(match.lastindex or 0)
                 if found != pinned:
                     wrong.append(f"{where(step)}: {found} (versions.yml: {pinned})")
