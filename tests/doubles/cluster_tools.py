@@ -482,7 +482,8 @@ def kubectl(args: list[str]) -> None:
                 if name not in ("linkerd", "linkerd-viz"):
                     # the app's namespace goes with its routes, annotations and meshed pods
                     state["applied"] = [a for a in state["applied"]
-                                        if a not in ("books", "injected", "file:books-routes.yaml")]
+                                        if a not in ("books", "injected", "file:books-routes.yaml")
+                                        and not a.startswith("httproute:")]
                     state["annotations"] = []
             print(f'namespace "{name}" deleted')
     elif verb == "delete":
