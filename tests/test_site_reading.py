@@ -103,7 +103,7 @@ def fresh_site(
     tmp_path_factory: pytest.TempPathFactory,
     mkdocs_build: Callable[[Path, Path], subprocess.CompletedProcess[str]],
 ) -> Iterator[FreshSite]:
-    from meshdemo.project import load_project
+    from meshdemo.guide.pages import load_project
 
     work = tmp_path_factory.mktemp("fresh")
     project = copy_without_run_outputs(project_root, work / "project")
