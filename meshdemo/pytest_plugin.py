@@ -57,6 +57,8 @@ class GuideState:
         self.project: Project | None = None
         self._runner: Any = None
         self.steps: list[Step] = []
+        # every guide item's result, in run order: the job summary under GitHub Actions
+        self.reported: list[Any] = []
 
     def load(self) -> Project:
         if self.project is None:
@@ -147,6 +149,7 @@ class StepItem(pytest.Item):
         state = _state(self.config)
         assert state is not None
         result = state.runner.execute(self.step)
+        state.reported.append(result)
         if result.status == StepStatus.SKIPPED:
             _skip(result.note or "skipped")
         if result.status == StepStatus.NOT_RUN:
@@ -238,23 +241,66 @@ def _is_guide(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """A failed markdown-docs block of the guide stops the later steps, as a step would."""
+    """A failed markdown-docs block of the guide stops the later steps, as a step would; every
+    guide item's result is recorded, and a failure annotated under GitHub Actions."""
     report = yield
-    if call.when == "call" and report.failed and getattr(item, "_meshdemo_guide", False):
-        state = _state(item.config)
-        if state is not None and state.runner.failure is None:
-            from meshdemo.run.runner import StepResult
-
-            page = Path(item.path).resolve().relative_to(state.load().docs_dir.resolve())
-            line = int(item.start_line)  # type: ignore[attr-defined]
-            step = next(
-                (s for s in state.steps if s.page == page.as_posix() and s.line == line), None
-            )
-            if step is not None:
-                state.runner.failure = StepResult(
-                    step, StepStatus.FAILED, note="python block failed (pytest-markdown-docs)"
-                )
+    state = _state(item.config)
+    if state is None or not _is_guide(item):
+        return report
+    result: Any = None
+    if isinstance(item, StepItem):
+        if call.when == "call" and state.reported and state.reported[-1].step is item.step:
+            result = state.reported[-1]
+    elif call.when == "call" or (call.when == "setup" and report.skipped):
+        result = _python_block_result(state, item, report)
+        if result is not None:
+            state.reported.append(result)
+            if result.status == StepStatus.FAILED and state.runner.failure is None:
+                state.runner.failure = result
+    if result is not None and StepStatus(result.status).failed:
+        _annotate(item.config, result)
     return report
+
+
+def _python_block_result(state: GuideState, item: pytest.Item, report: pytest.TestReport) -> Any:
+    """A markdown-docs block's outcome as the result of its step."""
+    from meshdemo.run.runner import StepResult
+
+    page = Path(item.path).resolve().relative_to(state.load().docs_dir.resolve())
+    line = int(item.start_line)  # type: ignore[attr-defined]
+    step = next((s for s in state.steps if s.page == page.as_posix() and s.line == line), None)
+    if step is None:
+        return None
+    if report.failed:
+        return StepResult(
+            step,
+            StepStatus.FAILED,
+            output=report.longreprtext,
+            duration=report.duration,
+            attempts=1,
+            note="python block failed (pytest-markdown-docs)",
+        )
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else None
+        status = StepStatus.NOT_RUN if report.when == "setup" else StepStatus.SKIPPED
+        return StepResult(step, status, note=str(reason).removeprefix("Skipped: ") or None)
+    return StepResult(step, StepStatus.PASSED, duration=report.duration, attempts=1)
+
+
+def _annotate(config: pytest.Config, result: Any) -> None:
+    """Under GitHub Actions, the failure as an annotation at the step's fence."""
+    from meshdemo.report import github_annotation, on_github_actions
+
+    if not on_github_actions():
+        return
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
+    line = github_annotation(result, workspace)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print(line, flush=True)
+    else:
+        reporter.ensure_newline()
+        reporter.write_line(line)
 
 
 _saved_env: dict[str, str | None] = {}
@@ -297,3 +343,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is not None:
         # after Ctrl-C: stop everything at once, no tool versions
         state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        _write_github_summary(state)
+
+
+def _write_github_summary(state: GuideState) -> None:
+    """Under GitHub Actions, the table of the guide's steps in the job summary."""
+    from meshdemo.report import github_summary, on_github_actions
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not (on_github_actions() and summary and state.reported):
+        return
+    try:
+        title = state.config_file.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        title = str(state.config_file)
+    with open(summary, "a", encoding="utf-8") as out:
+        out.write(github_summary(state.reported, f"meshdemo: the steps of {title}") + "\n")

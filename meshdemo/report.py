@@ -1,14 +1,18 @@
 """How a run is reported to people: live progress, the summary, the failure and what to do next.
 
 One module for every face: ``meshdemo run`` and ``meshdemo demo`` print through a rich
-``Console``; the pytest plugin's failure report uses the same plain lines.
+``Console``; the pytest plugin's failure report uses the same plain lines, and under GitHub
+Actions the plugin also annotates a failing step at its page and line and writes the table of
+steps into the job summary.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -204,3 +208,105 @@ def run_and_summarise(
         shown = ", ".join(f"{name}: {text.splitlines()[0]}" for name, text in versions.items())
         console.print(f"[dim]tools: {escape(shown)}[/]")
     return result
+
+
+# ---- GitHub Actions ----------------------------------------------------------------------------
+# Workflow commands printed on stdout become annotations: `::error file=F,line=N,title=T::M`
+# shows M at line N of F in the pull request's diff and the run's page. The job summary is
+# Markdown appended to the file named by $GITHUB_STEP_SUMMARY.
+
+GITHUB_MARKS = {
+    StepStatus.PASSED: "✅",
+    StepStatus.SKIPPED: "⏭️",
+    StepStatus.FAILED: "❌",
+    StepStatus.TIMED_OUT: "⏱️",
+    StepStatus.SHELL_EXITED: "❌",
+    StepStatus.INTERRUPTED: "⚠️",
+    StepStatus.NOT_RUN: "·",
+}
+ANNOTATION_TAIL_LINES = 10
+
+
+def on_github_actions(environ: Mapping[str, str] = os.environ) -> bool:
+    return environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _command_message(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's toolkit escapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _command_property(text: str) -> str:
+    return _command_message(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(failed: StepResult, workspace: Path) -> str:
+    """The ``::error`` workflow command that shows a failed step at its fence.
+
+    ``workspace``: the checkout ($GITHUB_WORKSPACE) the file path is made relative to, as
+    GitHub wants it.
+    """
+    step = failed.step
+    source = Path(step.source) if step.source else Path(step.page)
+    try:
+        path = source.resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        path = source.as_posix()
+    title = f"step {step.id} {failed.status}" + (f": {failed.note}" if failed.note else "")
+    # the title says what the first line would: page:line is where the annotation stands
+    message = "\n".join(failure_lines(failed, ANNOTATION_TAIL_LINES)[1:])
+    return (
+        f"::error file={_command_property(path)},line={step.line},"
+        f"title={_command_property(title)}::{_command_message(message)}"
+    )
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: one line, no column breaks."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def github_summary(results: Sequence[StepResult], title: str) -> str:
+    """The job summary: the verdict, a row per step (status, duration, attempts), and where the
+    first failure broke with its output's tail."""
+    failed = next((r for r in results if StepStatus(r.status).failed), None)
+    interrupted = any(r.status == StepStatus.INTERRUPTED for r in results)
+    if failed is not None:
+        verdict = f"failed at `{failed.step.id}` ({failed.step.location})"
+    elif interrupted:
+        verdict = "interrupted"
+    else:
+        verdict = "passed"
+    total = sum(r.duration for r in results if StepStatus(r.status).ran)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    lines = [
+        f"### {_cell(title)}: {verdict}",
+        "",
+        "| | step | page:line | status | duration | attempts |",
+        "| --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for result in results:
+        status = StepStatus(result.status)
+        note = f" — {result.note}" if result.note else ""
+        lines.append(
+            f"| {GITHUB_MARKS.get(status, '?')} | `{_cell(result.step.id)}` "
+            f"| {_cell(result.step.location)} | {_cell(status + note)} "
+            f"| {duration(result.duration) if status.ran else ''} "
+            f"| {result.attempts if status.ran else ''} |"
+        )
+    lines += ["", ", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {duration(total)}"]
+    if failed is not None:
+        lines += [
+            "",
+            f"<details open><summary>{_cell(failed.step.location)}: "
+            f"step {_cell(failed.step.id)} {failed.status}</summary>",
+            "",
+            "```text",
+            *failure_lines(failed)[1:],
+            "```",
+            "",
+            "</details>",
+        ]
+    return "\n".join(lines) + "\n"
