@@ -39,6 +39,7 @@ from pathlib import Path
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, write_atomically
 from meshdemo.cluster.kubeconfig import private_kubeconfig
+from meshdemo.history import keep_run
 from meshdemo.model import Kind, Project, Step
 from meshdemo.run.masking import mask
 from meshdemo.run.normalize import compare
@@ -168,6 +169,7 @@ class Runner:
         self.failure: StepResult | None = None
         self.session: BashSession | None = None
         self._backgrounds: dict[int, tuple[StepResult, Capture | None]] = {}
+        self.captures: dict[str, Capture] = {}  # what this run recorded, for the run history
         self.workdir = self.run_dir / "session"
         self.state_file = self.run_dir / STATE_FILE
 
@@ -251,6 +253,11 @@ class Runner:
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
             self.on_event(event)
+
+    @property
+    def image_root(self) -> Path:
+        """Where screenshots go: their page's folder, or the run directory with --no-capture."""
+        return self.project.docs_dir if self.capture else self.run_dir / "screenshots"
 
     def _write(self, capture: Capture) -> None:
         if self.capture:
@@ -341,6 +348,7 @@ class Runner:
             run_id=self.run_id,
             artifact=result.artifact,
         )
+        self.captures[step.id] = capture
         self._write(capture)
         return capture
 
@@ -390,7 +398,7 @@ class Runner:
                 )
                 capture = self._record(result)
                 assert run.pgid is not None
-                self._backgrounds[run.pgid] = (result, capture if self.capture else None)
+                self._backgrounds[run.pgid] = (result, capture)
                 return result
         else:
             run = self.session.run(
@@ -450,10 +458,7 @@ class Runner:
         started_at, begin = _now(), time.monotonic()
         result = StepResult(step, StepStatus.FAILED, started_at=started_at, attempts=1)
         image_rel = Path(step.page).parent / (options.image or f"{step.id}.png")
-        if self.capture:
-            image = self.project.docs_dir / image_rel
-        else:
-            image = self.run_dir / "screenshots" / image_rel
+        image = self.image_root / image_rel
         try:
             from meshdemo.run.screenshot import take_screenshot  # playwright: only when needed
         except ImportError as error:
@@ -563,9 +568,10 @@ class Runner:
                 for r in results
             ],
         )
-        if self.capture:
-            with _no_interrupt():
+        with _no_interrupt():
+            if self.capture:
                 self.store.write_run(result.record)
+            keep_run(self.project, result.record, self.captures.values(), self.image_root)
         self._emit(Event(EventKind.RUN_END, run=result))
         return result
 

@@ -1,0 +1,261 @@
+"""The run history: the last N runs kept whole under ``.meshdemo/history/``, for replay and diff.
+
+Each run is a folder named by its run id (ids sort by time), laid out like a docs folder, so
+one reader serves a kept run, the guide's own ``docs/`` and a committed revision alike::
+
+    .meshdemo/history/20261126T081240Z-3f9a1c/
+        captures/run.json          the run record
+        captures/<step-id>.json    the captures this run took (its own steps only)
+        <page folder>/images/...   its screenshots, at their path relative to docs_dir
+
+A run is written into a hidden folder and renamed into place: a reader never sees half a run,
+and a run that cannot be kept (a full disk) leaves the history as it was. After each new run
+the oldest are removed, down to ``extra.meshdemo.history`` runs in mkdocs.yml (default 10;
+0 keeps none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshdemo.captures import RUN_FILE, Capture, CaptureStore, RunRecord
+from meshdemo.errors import ConfigError, MeshdemoError
+from meshdemo.model import Project
+
+log = logging.getLogger("meshdemo.history")
+
+HISTORY_DIR = "history"
+DEFAULT_SIZE = 10
+CAPTURES = "captures"
+GIT_PREFIX = "git:"
+
+
+def history_size(project: Project) -> int:
+    """How many runs to keep: mkdocs.yml ``extra.meshdemo.history``, a whole number >= 0."""
+    config = (project.extra or {}).get("meshdemo") or {}
+    value = config.get("history", DEFAULT_SIZE) if isinstance(config, dict) else DEFAULT_SIZE
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"extra.meshdemo.history: {value!r} is not a number of runs to keep (0 or more)",
+            project.config_file,
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One run as it was recorded: its run record, its captures and its screenshots.
+
+    ``root`` is laid out like a docs folder (``captures/`` and the images at their
+    ``artifact`` path). ``label`` names where it came from, for reports.
+    """
+
+    root: Path
+    record: RunRecord
+    label: str
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def store(self) -> CaptureStore:
+        return CaptureStore(self.root / CAPTURES)
+
+    def captures(self) -> dict[str, Capture]:
+        """The captures this run took (a docs folder may also hold older ones: left out)."""
+        return {
+            step_id: capture
+            for step_id, capture in self.store.all().items()
+            if capture.run_id in (None, self.run_id)
+        }
+
+    def image(self, capture: Capture) -> Path | None:
+        """The screenshot of ``capture``, when there is one."""
+        if not capture.artifact:
+            return None
+        path = self.root / capture.artifact
+        return path if path.is_file() else None
+
+
+def read_run(root: Path, label: str | None = None) -> RecordedRun:
+    """The run recorded in ``root`` (a kept run or a docs folder); MeshdemoError if none."""
+    store = CaptureStore(Path(root) / CAPTURES)
+    try:
+        record = store.read_run()
+    except (ValueError, TypeError) as error:
+        raise MeshdemoError(f"unreadable run record: {error}", store.directory / RUN_FILE) from None
+    if record is None:
+        raise MeshdemoError("no run recorded here (no captures/run.json)", root)
+    return RecordedRun(Path(root), record, label or record.run_id)
+
+
+class History:
+    """The kept runs of one project, oldest first."""
+
+    def __init__(self, directory: Path, size: int = DEFAULT_SIZE):
+        self.directory = Path(directory)
+        self.size = size
+
+    @classmethod
+    def of(cls, project: Project) -> History:
+        return cls(project.run_dir / HISTORY_DIR, history_size(project))
+
+    def runs(self) -> list[RecordedRun]:
+        """Oldest first, by when they started (two runs may start in the same second)."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for folder in self.directory.iterdir():
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                found.append(read_run(folder))
+            except MeshdemoError as error:
+                log.warning("run history: %s", error)
+        return sorted(found, key=lambda run: (run.record.started_at, run.run_id))
+
+    def keep(
+        self, record: RunRecord, captures: Iterable[Capture], images: Path
+    ) -> RecordedRun | None:
+        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start)."""
+        if self.size == 0:
+            self.prune()
+            return None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.directory / record.run_id
+        staging = Path(tempfile.mkdtemp(prefix=f".{record.run_id}.", dir=self.directory))
+        try:
+            store = CaptureStore(staging / CAPTURES)
+            for capture in captures:
+                store.write(capture)
+                if capture.artifact and (Path(images) / capture.artifact).is_file():
+                    copy = staging / capture.artifact
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(Path(images) / capture.artifact, copy)
+            store.write_run(record)
+            if target.exists():  # kept before (a run finished twice): the last word wins
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self.prune()
+        return read_run(target)
+
+    def prune(self) -> list[Path]:
+        """Remove the oldest runs beyond ``size``, unreadable ones, and what a stopped keep left."""
+        if not self.directory.is_dir():
+            return []
+        kept = [run.root for run in self.runs()]
+        doomed = [p for p in self.directory.iterdir() if p.is_dir() and p not in kept]
+        doomed += kept[: max(0, len(kept) - self.size)]
+        for folder in doomed:
+            shutil.rmtree(folder, ignore_errors=True)
+        return doomed
+
+    def find(self, reference: str) -> RecordedRun:
+        """A kept run by id or by the start of its id (unique); MeshdemoError otherwise."""
+        runs = self.runs()
+        exact = [run for run in runs if run.run_id == reference]
+        found = exact or [run for run in runs if run.run_id.startswith(reference)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            known = ", ".join(run.run_id for run in runs[-5:]) or "none kept yet"
+            raise MeshdemoError(f"no kept run {reference!r} (latest: {known})", self.directory)
+        ids = ", ".join(run.run_id for run in found)
+        raise MeshdemoError(f"{reference!r} names more than one run: {ids}", self.directory)
+
+
+def keep_run(
+    project: Project, record: RunRecord, captures: Iterable[Capture], images: Path
+) -> RecordedRun | None:
+    """Keep a finished run in the project's history; never fails the run that called it.
+
+    What the run wrote is already in place when this is called: a history that cannot be
+    written is reported, not raised.
+    """
+    try:
+        history = History.of(project)
+    except ConfigError as error:
+        log.warning("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
+        history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
+    try:
+        return history.keep(record, captures, images)
+    except OSError as error:
+        log.warning("run history: could not keep run %s: %s", record.run_id, error)
+        return None
+
+
+def _git_run(project: Project, revision: str, into: Path) -> RecordedRun:
+    """The captures and screenshots committed at ``revision``, unpacked into ``into``."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(project.root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        raise MeshdemoError(f"{GIT_PREFIX}{revision}: not a git repository", project.root) from None
+    docs = project.docs_dir.resolve().relative_to(Path(top).resolve()).as_posix()
+    listing = subprocess.run(
+        ["git", "-C", top, "ls-tree", "-r", "--name-only", revision, "--", docs],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listing.returncode != 0:
+        detail = listing.stderr.strip().splitlines()[-1:] or ["unknown revision"]
+        raise MeshdemoError(f"{GIT_PREFIX}{revision}: {detail[0]}", project.root)
+    prefix = f"{docs}/"
+    wanted = [
+        name
+        for name in listing.stdout.splitlines()
+        if name.startswith(f"{prefix}{CAPTURES}/") or name.lower().endswith((".png", ".jpg"))
+    ]
+    for name in wanted:
+        blob = subprocess.run(
+            ["git", "-C", top, "show", f"{revision}:{name}"], capture_output=True, check=True
+        ).stdout
+        path = into / name.removeprefix(prefix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+    return read_run(into, f"{GIT_PREFIX}{revision}")
+
+
+def resolve(project: Project, reference: str | None, scratch: Path | None = None) -> RecordedRun:
+    """A run named on the command line.
+
+    ``ID`` (or its start): a kept run; ``docs``: the captures the pages show now;
+    ``git:REV``: the captures committed at a revision (unpacked into ``scratch``); a folder
+    holding ``captures/run.json``. ``None``: the latest kept run.
+    """
+    history = History.of(project)
+    if reference is None:
+        runs = history.runs()
+        if not runs:
+            raise MeshdemoError(
+                "no run kept yet: `meshdemo run` keeps each run in the history", history.directory
+            )
+        return runs[-1]
+    if reference == "docs":
+        return read_run(project.docs_dir, "docs")
+    if reference.startswith(GIT_PREFIX):
+        if scratch is None:
+            raise MeshdemoError(f"{reference}: no folder to unpack the revision into")
+        return _git_run(project, reference.removeprefix(GIT_PREFIX), scratch)
+    folder = Path(reference)
+    with contextlib.suppress(OSError):
+        if (folder / CAPTURES / RUN_FILE).is_file():
+            return read_run(folder, reference)
+    return history.find(reference)

@@ -1,0 +1,136 @@
+"""The run history: every run of the runnable fixture kept under .meshdemo/history, bounded."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from meshdemo.captures import Capture, RunRecord
+from meshdemo.errors import ConfigError, MeshdemoError
+from meshdemo.guide.pages import load_project
+from meshdemo.history import History, history_size, keep_run, resolve
+from meshdemo.model import Project
+from meshdemo.run.options import RunOptions
+from meshdemo.run.runner import Runner
+from meshdemo.status import StepStatus
+
+FIXTURE = Path(__file__).parent / "fixtures" / "runnable"
+
+
+def copy_fixture(tmp_path: Path, history: int | None = None) -> Path:
+    target = tmp_path / "guide"
+    shutil.copytree(FIXTURE, target)
+    if history is not None:
+        config = target / "mkdocs.yml"
+        config.write_text(
+            config.read_text().replace("  meshdemo:\n", f"  meshdemo:\n    history: {history}\n")
+        )
+    return target
+
+
+def run_guide(root: Path, **options: object) -> str:
+    project = load_project(root / "mkdocs.yml")
+    result = Runner(project, RunOptions(**options)).run(project.steps)  # type: ignore[arg-type]
+    return result.run_id
+
+
+def test_a_run_is_kept_whole(tmp_path: Path) -> None:
+    root = copy_fixture(tmp_path)
+    run_id = run_guide(root)
+    project = load_project(root / "mkdocs.yml")
+    [kept] = History.of(project).runs()
+    assert kept.root == root / ".meshdemo" / "history" / run_id
+    assert kept.record.run_id == run_id
+    assert [s["id"] for s in kept.record.steps] == [s.id for s in project.steps]
+    captures = kept.captures()
+    # every step that ran has its capture; identical to what the pages show
+    assert set(captures) == {s.id for s in project.steps}
+    docs = json.loads((root / "docs" / "captures" / "greet.json").read_text())
+    assert json.loads((kept.root / "captures" / "greet.json").read_text()) == docs
+    assert captures["greet"].output == "hello books\n"
+    assert captures["greet"].started_at and captures["greet"].duration >= 0
+    assert not list((root / ".meshdemo" / "history").glob(".*")), "no staging folder left"
+
+
+def test_the_history_keeps_the_last_n_runs(tmp_path: Path) -> None:
+    root = copy_fixture(tmp_path, history=2)
+    ids = [run_guide(root) for _ in range(3)]
+    project = load_project(root / "mkdocs.yml")
+    assert [run.run_id for run in History.of(project).runs()] == ids[1:]
+    assert resolve(project, None).run_id == ids[2]
+    assert resolve(project, ids[1][:-3]).run_id == ids[1]  # the start of an id is enough
+
+
+def test_history_zero_keeps_nothing_and_a_bad_size_is_refused(tmp_path: Path) -> None:
+    root = copy_fixture(tmp_path, history=0)
+    run_guide(root)
+    project = load_project(root / "mkdocs.yml")
+    assert History.of(project).runs() == []
+    with pytest.raises(MeshdemoError, match="no run kept yet"):
+        resolve(project, None)
+
+    bad = Project(project.config_file, root, project.docs_dir, (), {"meshdemo": {"history": "x"}})
+    with pytest.raises(ConfigError, match=r"extra\.meshdemo\.history: 'x'") as error:
+        history_size(bad)
+    assert error.value.path == project.config_file
+
+
+def test_no_capture_runs_are_kept_too_and_docs_stay_untouched(tmp_path: Path) -> None:
+    root = copy_fixture(tmp_path)
+    run_guide(root, capture=False)
+    assert not (root / "docs" / "captures").exists()
+    [kept] = History.of(load_project(root / "mkdocs.yml")).runs()
+    assert kept.captures()["greet"].output == "hello books\n"
+
+
+def _capture(step_id: str, run_id: str, artifact: str | None = None) -> Capture:
+    return Capture(
+        id=step_id,
+        kind="screenshot" if artifact else "bash",
+        page="p.md",
+        line=1,
+        command="echo",
+        command_hash="h",
+        status=StepStatus.PASSED,
+        exit_status=0,
+        started_at="2026-01-01T00:00:00.000+00:00",
+        duration=0.1,
+        run_id=run_id,
+        artifact=artifact,
+    )
+
+
+def test_screenshots_are_kept_with_their_run(tmp_path: Path) -> None:
+    images = tmp_path / "docs"
+    (images / "images").mkdir(parents=True)
+    (images / "images" / "shot.png").write_bytes(b"\x89PNG not really")
+    history = History(tmp_path / "history", 3)
+    kept = history.keep(
+        RunRecord("r1", "2026-01-01T00:00:00Z"), [_capture("shot", "r1", "images/shot.png")], images
+    )
+    assert kept is not None
+    image = kept.image(kept.captures()["shot"])
+    assert image is not None and image.read_bytes() == b"\x89PNG not really"
+
+
+def test_a_run_that_cannot_be_kept_leaves_the_history_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = copy_fixture(tmp_path)
+    first = run_guide(root)
+    project = load_project(root / "mkdocs.yml")
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("meshdemo.captures.write_atomically", full_disk)
+    with caplog.at_level(logging.WARNING, logger="meshdemo.history"):
+        kept = keep_run(project, RunRecord("r2", "2026-01-02T00:00:00Z"), [], project.docs_dir)
+    assert kept is None
+    assert "could not keep run r2: [Errno 28] No space left on device" in caplog.text
+    history = root / ".meshdemo" / "history"
+    assert sorted(p.name for p in history.iterdir()) == [first]
