@@ -77,6 +77,9 @@ def test_no_capture_and_dry_run_write_nothing_under_docs(project: Path) -> None:
     dry = meshdemo(project, "--dry-run", "--cleanup", "never")
     assert dry.returncode == 0
     assert "teardown skipped (--cleanup never)" in dry.stdout
+    # each step's options as the page writes them, from the one table of options
+    teardown = next(line for line in dry.stdout.splitlines() if "delete-cluster" in line)
+    assert teardown.endswith('teardown="true"')
     assert not (project / "docs" / "captures").exists()
 
 

@@ -188,12 +188,12 @@ def test_brace_values_keep_spaces_and_pipes(tmp_path):
     page = config_file.parent / "docs" / "second.md"
     page.write_text(
         "# Second\n\n"
-        """``` { .bash #quoted skip-if='kind get clusters | grep -q "^demo$"' """
-        """skip="not on a laptop, really" }\necho b\n```\n"""
+        """``` { .bash #quoted skip-if='kind get clusters | grep -q "^demo$"' }\necho b\n```\n\n"""
+        """``` { .bash #spaced skip="not on a laptop, really" }\necho c\n```\n"""
     )
-    step = next(s for s in load_project(config_file).steps if s.id == "quoted")
-    assert step.options.skip_if == 'kind get clusters | grep -q "^demo$"'
-    assert step.options.skip == "not on a laptop, really"
+    steps = {s.id: s for s in load_project(config_file).steps}
+    assert steps["quoted"].options.skip_if == 'kind get clusters | grep -q "^demo$"'
+    assert steps["spaced"].options.skip == "not on a laptop, really"
 
 
 def test_the_fixture_fences_are_the_ones_mkdocs_renders(tmp_path, mkdocs_build):

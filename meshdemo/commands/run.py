@@ -21,7 +21,13 @@ from meshdemo.status import RunStatus
 
 
 def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
-    """What would run, one line a step (plain aligned text: greppable; commands: `list`)."""
+    """What would run, one line a step (plain aligned text: greppable; commands: `list`).
+
+    Each line: id, page:line, what the run would do, and the step's options as the page
+    writes them (those left at their default are not shown).
+    """
+    from meshdemo.guide.options import describe
+
     console.print("Dry run: nothing is executed.")
     id_width = max(len(step.id) for step in steps)
     where_width = max(len(step.location) for step in steps)
@@ -30,7 +36,9 @@ def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
         plan = decided[1] if decided else "run"
         if not decided and step.options.skip_if:
             plan = f"run unless `{step.options.skip_if}`"
+        options = describe(step.options, step.kind)
         line = f"{step.id:<{id_width}}  {step.location:<{where_width}}  {plan}"
+        line += f"  {options}" if options else ""
         console.print(escape(line), soft_wrap=True)
     return 0
 

@@ -27,11 +27,9 @@ from meshdemo.guide.mkdocs_config import (
     quiet_mkdocs,
 )
 from meshdemo.guide.options import (
-    EXPECTED_ATTRS,
-    MATCH_MODES,
     Where,
-    check_keys,
     check_plain_fence,
+    parse_expected_options,
     parse_step_options,
 )
 from meshdemo.model import (
@@ -226,16 +224,11 @@ class _PageReader:
         return None
 
     def _expected(self, where: Where, info: fences.FenceInfo, token: Any) -> ExpectedOutput:
-        check_keys(where, info, EXPECTED_ATTRS, "expected output")
+        values = parse_expected_options(where, info)
         if info.id is not None:
             raise where.error("an .expected fence takes no id; the step before it has one")
-        match = info.attrs.get("match", "contains")
-        if match not in MATCH_MODES:
-            raise where.error(f'match="{match}": must be "contains" or "exact"')
         text = token.content[:-1] if token.content.endswith("\n") else token.content
-        return ExpectedOutput(
-            text=text, line=where.line, match=match, title=info.attrs.get("title")
-        )
+        return ExpectedOutput(text=text, line=where.line, **values)
 
 
 # tokens that separate a step from an .expected fence (container markup does not)

@@ -4,7 +4,9 @@ Exposes to pages:
 
 * ``meshdemo_run``: the last run (``RunRecord``), or ``None`` before any run;
 * ``chapter_durations()``: a Markdown table of how long each page's steps took in that run;
-* ``capture(step_id)``: a step's ``Capture`` or ``None``, e.g. ``{{ capture("x").duration }}``.
+* ``capture(step_id)``: a step's ``Capture`` or ``None``, e.g. ``{{ capture("x").duration }}``;
+* ``step_options_table()``: the table of step options (``meshdemo.guide.options``), for the
+  reference page: the page lists exactly what the parser accepts.
 
 The guide's pinned versions come from ``versions.yml`` through macros' ``include_yaml``, not from
 here. Everything is read from ``docs_dir/captures`` and nothing is written.
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord
+from meshdemo.guide.options import reference_table
 from meshdemo.site.render import CAPTURES, seconds, when
 from meshdemo.status import StepStatus
 
@@ -70,6 +73,8 @@ def define_env(env: Any) -> None:
     def chapter_durations() -> str:
         """A table of each chapter's step time in the last recorded run."""
         return chapter_table(store.read_run(), titles)
+
+    env.macro(reference_table, "step_options_table")
 
     @env.macro
     def capture(step_id: str) -> Capture | None:
