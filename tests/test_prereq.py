@@ -88,6 +88,7 @@ def test_everything_present_is_all_ok(env, roomy_inotify):
     assert [c.name for c in checks] == [
         "Docker daemon",
         "Docker resources",
+        "Docker cgroup",
         "kind",
         "kubectl",
         "curl",
@@ -185,6 +186,45 @@ def test_small_docker_fails_on_resources(env):
     resources = checks["Docker resources"]
     assert resources.status == Verdict.FAIL
     assert resources.found == "1 CPUs, 2.0 GiB" and "Resources" in resources.hint
+
+
+def test_a_cgroup_v1_host_fails_for_the_pinned_kubernetes(env):
+    """Kubernetes 1.35's kubelet refuses cgroup v1, while kind would only warn."""
+    assert PINNED.kubernetes_minor is not None and PINNED.kubernetes_minor >= (1, 35)
+    env["MESHDEMO_DOUBLE_DOCKER_CGROUP"] = "1"
+    checks = by_name(prereq.check_docker(env, "Linux", kubernetes_minor=PINNED.kubernetes_minor))
+    cgroup = checks["Docker cgroup"]
+    assert cgroup.status == Verdict.FAIL and cgroup.found == "cgroup v1"
+    assert cgroup.needed == f"cgroup v2 (Kubernetes {PINNED.kubernetes_minor[0]}.35)"
+    assert "systemd.unified_cgroup_hierarchy=1" in cgroup.hint
+    assert "stat -fc %T /sys/fs/cgroup" in cgroup.hint
+
+
+def test_a_cgroup_v1_host_only_warns_for_a_kubernetes_before_1_35(env):
+    env["MESHDEMO_DOUBLE_DOCKER_CGROUP"] = "1"
+    checks = by_name(prereq.check_docker(env, "Darwin", kubernetes_minor=(1, 34)))
+    assert checks["Docker cgroup"].status == Verdict.WARN
+    assert "Docker Desktop" in checks["Docker cgroup"].hint
+
+
+def test_a_docker_that_does_not_say_its_cgroup_version_warns(env):
+    env["MESHDEMO_DOUBLE_DOCKER_CGROUP"] = ""
+    checks = by_name(prereq.check_docker(env, "Linux", kubernetes_minor=(1, 35)))
+    assert checks["Docker cgroup"].status == Verdict.WARN
+    assert checks["Docker cgroup"].found == "not reported by Docker"
+
+
+def test_a_cgroup_v1_host_is_the_only_failure_of_an_otherwise_ready_machine(env, roomy_inotify):
+    env["MESHDEMO_DOUBLE_DOCKER_CGROUP"] = "1"
+    requirements = Requirements(
+        kind_min=PINNED.kind_min,
+        kubernetes_minor=PINNED.kubernetes_minor,
+        dashboard_port=free_port(),
+    )
+    checks = prereq.check_prerequisites(
+        requirements, env=env, system="Linux", inotify_dir=roomy_inotify
+    )
+    assert [c.name for c in checks if c.failed] == ["Docker cgroup"]
 
 
 def test_low_inotify_limits_warn_with_the_sysctl_fix(tmp_path):

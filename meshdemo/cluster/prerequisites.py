@@ -10,6 +10,10 @@ them: ``versions.kind.release`` (kind must be at least that major.minor: the pin
 is built for it) and ``versions.kubernetes.minor`` (kubectl should be within one minor version
 of the cluster: Kubernetes' version-skew policy). ``versions.dashboard.port`` is the port that
 must be free for ``linkerd viz dashboard``. A guide without that file gets presence checks only.
+
+Docker's host must run cgroup v2 for a cluster of Kubernetes 1.35 or later: their kubelet
+refuses cgroup v1 (KEP-5573, ``failCgroupV1``), while kind only warns and the node never gets
+ready. The check reads what kind reads, ``docker info``'s ``CgroupVersion``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ MIN_MEMORY = 4 * 1024**3  # bytes: kind + Linkerd + viz + Books fit in 4 GiB
 # kind's known issues ("Pod errors due to too many open files", kind issue 2586)
 INOTIFY_WANTED = {"max_user_watches": 524288, "max_user_instances": 512}
 INOTIFY_DIR = Path("/proc/sys/fs/inotify")
+# the first Kubernetes whose kubelet refuses a cgroup v1 host by default (KEP-5573)
+CGROUP_V2_FROM = (1, 35)
 
 
 @dataclass(frozen=True)
@@ -155,9 +161,13 @@ def _first_line(text: str) -> str:
 
 
 def check_docker(
-    env: Mapping[str, str] | None = None, system: str | None = None, timeout: float = DOCKER_TIMEOUT
+    env: Mapping[str, str] | None = None,
+    system: str | None = None,
+    timeout: float = DOCKER_TIMEOUT,
+    kubernetes_minor: tuple[int, int] | None = None,
 ) -> list[Check]:
-    """The Docker CLI, its daemon (``docker info`` within ``timeout``), its CPUs and memory."""
+    """The Docker CLI, its daemon (``docker info`` within ``timeout``), its CPUs and memory,
+    and its host's cgroup version (``kubernetes_minor``: the cluster's Kubernetes)."""
     if not _which("docker", env):
         return [
             Check(
@@ -210,7 +220,36 @@ def check_docker(
         checks.append(Check("Docker resources", Verdict.FAIL, found, needed, resources_hint))
     else:
         checks.append(Check("Docker resources", Verdict.OK, found, needed))
+    checks.append(check_cgroup(info, kubernetes_minor, system))
     return checks
+
+
+def check_cgroup(
+    info: Mapping[str, Any], kubernetes_minor: tuple[int, int] | None, system: str | None = None
+) -> Check:
+    """cgroup v2 on Docker's host (``info``: ``docker info`` as JSON), as kind reads it: a
+    failure for Kubernetes 1.35 and later, whose kubelet refuses cgroup v1; a warning before
+    (kind deprecates cgroup v1)."""
+    version = str(info.get("CgroupVersion") or "").strip()
+    refused = kubernetes_minor is None or kubernetes_minor >= CGROUP_V2_FROM
+    cluster = (
+        f"Kubernetes {kubernetes_minor[0]}.{kubernetes_minor[1]}" if kubernetes_minor else "kind"
+    )
+    needed = f"cgroup v2 ({cluster})"
+    if version == "2":
+        return Check("Docker cgroup", Verdict.OK, "cgroup v2", needed)
+    hint = (
+        "Docker Desktop and Colima run cgroup v2 in their VM: update them"
+        if _os_name(system) == "macos"
+        else "boot the host with cgroup v2 (kernel parameter systemd.unified_cgroup_hierarchy=1); "
+        "stat -fc %T /sys/fs/cgroup says cgroup2fs once it does"
+    )
+    if version == "1":
+        verdict = Verdict.FAIL if refused else Verdict.WARN
+        return Check("Docker cgroup", verdict, "cgroup v1", needed, hint)
+    # Docker before 20.10 does not say; kind then assumes v1 and so does this check
+    found = f"docker info says CgroupVersion {version!r}" if version else "not reported by Docker"
+    return Check("Docker cgroup", Verdict.WARN, found, needed, hint)
 
 
 def check_kind(
@@ -338,7 +377,7 @@ def check_prerequisites(
     no kind and no inotify change: only the client tools and the free port."""
     checks: list[Check] = []
     if not existing_cluster:
-        checks.extend(check_docker(env, system))
+        checks.extend(check_docker(env, system, kubernetes_minor=requirements.kubernetes_minor))
         checks.append(check_kind(requirements, env, system))
     checks.append(check_kubectl(requirements, env, system))
     checks.append(check_tool("curl", env, system))

@@ -1,7 +1,7 @@
 """``meshdemo demo``: the live demo, on a presenter's laptop, in one command (``make demo``).
 
-1. Checks the prerequisites (Docker reachable and big enough, kind, kubectl, curl, inotify
-   limits, the dashboard port) and shows them as a table. When one is missing, nothing is
+1. Checks the prerequisites (Docker reachable, big enough and on a cgroup v2 host, kind,
+   kubectl, curl, inotify limits, the dashboard port) and shows them as a table. When one is missing, nothing is
    started and the exit status is 3.
 2. Runs the whole guide with the engine (the same Runner as ``meshdemo run``) against the
    project's own kind cluster, or an existing one (``--kubeconfig F --context C``: no Docker
