@@ -106,7 +106,12 @@ def test_missing_kind_fails_with_an_install_hint_per_os(tmp_path, env):
     assert linux.status == macos.status == Verdict.FAIL
     assert linux.found == "not found on PATH"
     assert f"kind.sigs.k8s.io/dl/{PINNED.kind_release}/kind-linux-" in linux.hint
-    assert "brew install kind" in macos.hint
+    # the pinned release, downloaded with curl -f; Homebrew's newest only if it matches
+    assert f"curl -fLo ./kind https://kind.sigs.k8s.io/dl/{PINNED.kind_release}/kind-darwin-" in (
+        macos.hint
+    )
+    assert f"brew install kind only if it gives {PINNED.kind_release}" in macos.hint
+    assert linux.hint.startswith("curl -fLo ./kind ")
 
 
 def test_kind_older_than_the_pinned_release_fails(env):

@@ -117,7 +117,7 @@ def install_hint(tool: str, system: str | None = None, release: str | None = Non
     kubectl_url = (
         f"https://dl.k8s.io/release/{release}/bin/linux/"
         if release
-        else "https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)/bin/linux/"
+        else "https://dl.k8s.io/release/$(curl -fLs https://dl.k8s.io/release/stable.txt)/bin/linux/"
     )
     arch = "arm64" if platform.machine() in ("arm64", "aarch64") else "amd64"
     hints = {
@@ -125,13 +125,18 @@ def install_hint(tool: str, system: str | None = None, release: str | None = Non
         "distribution's docker.io package, then `sudo usermod -aG docker $USER` and log in again",
         ("docker", "macos"): "install Docker Desktop (docs.docker.com/desktop) or "
         "`brew install colima docker && colima start --cpu 4 --memory 8`",
-        ("kind", "linux"): f"curl -Lo ./kind https://kind.sigs.k8s.io/dl/{kind_version}/"
+        # curl -f: an HTTP error fails the download instead of saving an error page as a binary
+        ("kind", "linux"): f"curl -fLo ./kind https://kind.sigs.k8s.io/dl/{kind_version}/"
         f"kind-linux-{arch} && chmod +x ./kind && sudo mv ./kind /usr/local/bin/kind",
-        ("kind", "macos"): f"brew install kind (or: go install sigs.k8s.io/kind@{kind_version})",
-        ("kubectl", "linux"): f'curl -LO "{kubectl_url}{arch}/kubectl" && '
+        # Homebrew installs the newest kind and kubectl, not the pinned ones
+        ("kind", "macos"): f"curl -fLo ./kind https://kind.sigs.k8s.io/dl/{kind_version}/"
+        f"kind-darwin-{arch} && chmod +x ./kind && sudo mv ./kind /usr/local/bin/kind "
+        f"(brew install kind only if it gives {kind_version})",
+        ("kubectl", "linux"): f'curl -fLO "{kubectl_url}{arch}/kubectl" && '
         "sudo install kubectl /usr/local/bin/kubectl",
-        ("kubectl", "macos"): f'curl -LO "{kubectl_url.replace("linux", "darwin")}{arch}'
-        '/kubectl" && sudo install kubectl /usr/local/bin/kubectl (or brew install kubectl)',
+        ("kubectl", "macos"): f'curl -fLO "{kubectl_url.replace("linux", "darwin")}{arch}'
+        '/kubectl" && sudo install kubectl /usr/local/bin/kubectl (brew install kubectl only '
+        "if it is within one minor version of the cluster)",
         ("curl", "linux"): "sudo apt-get install curl (Debian/Ubuntu) or sudo dnf install curl",
         ("curl", "macos"): "curl ships with macOS; brew install curl",
     }

@@ -1,8 +1,8 @@
 """``meshdemo demo``: the live demo, on a presenter's laptop, in one command (``make demo``).
 
 1. Checks the prerequisites (Docker reachable, big enough and on a cgroup v2 host, kind,
-   kubectl, curl, inotify limits, the dashboard port) and shows them as a table. When one is missing, nothing is
-   started and the exit status is 3.
+   kubectl, curl, inotify limits, the dashboard port) and shows them as a table. When one is
+   missing, nothing is started and the exit status is 3.
 2. Runs the whole guide with the engine (the same Runner as ``meshdemo run``) against the
    project's own kind cluster, or an existing one (``--kubeconfig F --context C``: no Docker
    or kind checks, no provisioning steps). A kind cluster left by an earlier demo is reused:
