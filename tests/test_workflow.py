@@ -563,3 +563,29 @@ def test_mkdocs_flags_exist():
         known = help_flags(tool("mkdocs"), words[1], "--help")
         assert "--strict" in words
         assert long_flags(words) <= known, long_flags(words) - known
+
+
+def test_cluster_tool_calls_fit_the_pinned_command_contracts():
+    """Every kind, kubectl and linkerd call of the workflows (installs, diagnostics) is judged
+    as `meshdemo check` judges the guide's: against the command contracts of the pinned
+    versions, so a diagnostic never dies of an unknown flag when it is needed most."""
+    from meshdemo.guide import invocations
+    from meshdemo.model import Kind, Step, StepOptions
+
+    contracts, problems = invocations.pinned_contracts(ROOT / "versions.yml")
+    assert not problems, [p.message for p in problems]
+    scripts = [
+        Step(
+            id=f"{path.stem}-{n}",
+            kind=Kind.BASH,
+            page=path.name,
+            line=1,
+            command=script,
+            options=StepOptions(),
+        )
+        for path in WORKFLOWS
+        for n, script in enumerate(run_scripts(path))
+    ]
+    findings, calls = invocations.check_steps(scripts, contracts)
+    assert {call.cli for call in calls} == {"kind", "kubectl", "linkerd"}
+    assert not findings, [f"{f.step.page}: {f.message}" for f in findings if f.step]
