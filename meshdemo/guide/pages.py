@@ -106,13 +106,22 @@ class _PageReader:
     rendered: str
     docs_dir: Path
     steps: list[Step] = field(default_factory=list)
+    # where each step's fences sit in the rendered text (what the site inserts around them)
+    spans: dict[str, FenceSpan] = field(default_factory=dict)
+    title_end: int | None = None  # rendered line after the page's leading h1, if it has one
 
     def read(self) -> list[Step]:
         from markdown.extensions.toc import unique
 
         tokens = fences.parse(self.rendered)
         lines = self.rendered.splitlines()
-        line_of = LineMap(self.source, self.rendered)
+        # the rendered text is the source (a Markdown extension sees no file): no mapping
+        line_of = (
+            LineMap(self.source, self.rendered)
+            if self.source is not self.rendered
+            else (lambda index: index + 1)
+        )
+        self.title_end = _title_end(tokens)
         stem = page_stem(self.page)
         heading: str | None = None
         heading_slug = ""
@@ -162,6 +171,7 @@ class _PageReader:
                 if step.expected is not None:
                     raise where.error(f"the step at {step.location} already has an expected output")
                 self.steps[step_index] = replace(step, expected=expected)
+                self.spans[step.id].expected = (token.map[0], token.map[1])
                 content_since_fence = True
                 continue
 
@@ -208,6 +218,7 @@ class _PageReader:
                 source=self.path,
             )
             self.steps.append(step)
+            self.spans[step_id] = FenceSpan(token.map[0], token.map[1], token.markup)
             previous = (len(self.steps) - 1, step)
             previous_fence_is_step = True
         return self.steps
@@ -229,6 +240,26 @@ class _PageReader:
             raise where.error("an .expected fence takes no id; the step before it has one")
         text = token.content[:-1] if token.content.endswith("\n") else token.content
         return ExpectedOutput(text=text, line=where.line, **values)
+
+
+@dataclass
+class FenceSpan:
+    """A step's fence in the rendered text: 0-based lines, ``end`` excluded."""
+
+    start: int
+    end: int
+    markup: str  # the opening fence, e.g. ``` or ~~~~
+    expected: tuple[int, int] | None = None  # the .expected fence that follows, if any
+
+
+def _title_end(tokens: list[Any]) -> int | None:
+    """The line after the page's h1 when the page starts with one."""
+    for token in tokens:
+        if token.type == "heading_open" and token.tag == "h1" and token.map:
+            return token.map[1]
+        if token.block and token.type != "html_block":
+            return None
+    return None
 
 
 # tokens that separate a step from an .expected fence (container markup does not)
@@ -255,6 +286,30 @@ def read_page_steps(
     steps = _PageReader(page, root / page, text, rendered, root).read()
     _unique_ids(steps, {})
     return steps
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """One page as a Markdown extension sees it: its steps and where their fences are."""
+
+    steps: list[Step]
+    spans: dict[str, FenceSpan]
+    title_end: int | None
+
+
+def read_rendered_page(
+    page: str, rendered: str, *, docs_dir: Path | str | None = None
+) -> RenderedPage:
+    """The steps of a page already rendered by macros, with the place of each fence.
+
+    Lines (``Step.line``, spans) are those of ``rendered``: the caller maps them to the page
+    file only when it has something to say about one. Raises ParseError.
+    """
+    root = Path(docs_dir) if docs_dir is not None else Path.cwd()
+    reader = _PageReader(page, root / page, rendered, rendered, root)
+    steps = reader.read()
+    _unique_ids(steps, {})
+    return RenderedPage(steps, reader.spans, reader.title_end)
 
 
 def _unique_ids(steps: list[Step], seen: dict[str, Step]) -> None:
