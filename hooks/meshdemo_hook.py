@@ -1,23 +1,23 @@
-"""MkDocs hook of the guide: forwards build events to meshdemo.site.render (the logic)."""
+"""MkDocs hook of the guide: the build log only (meshdemo.site.mkdocs_hook).
 
-from meshdemo.site import render
+The pages' captures, status and screenshots come from the `meshdemo.site.markdown` extension,
+which every engine runs; this hook adds what only MkDocs and ProperDocs offer.
+"""
+
+from meshdemo.site import mkdocs_hook
 
 
 def on_config(config):
-    return render.on_config(config)
+    return mkdocs_hook.on_config(config)
 
 
 def on_files(files, config):
-    return render.on_files(files, config)
-
-
-def on_page_markdown(markdown, page, config, files):
-    return render.on_page_markdown(markdown, page, config)
+    return mkdocs_hook.on_files(files, config)
 
 
 def on_pre_build(config):
-    render.on_pre_build(config)
+    mkdocs_hook.on_pre_build(config)
 
 
 def on_post_build(config):
-    render.on_post_build(config)
+    mkdocs_hook.on_post_build(config)

@@ -1,4 +1,8 @@
-"""render_page on Markdown strings, checked through the real Python-Markdown the site uses."""
+"""The meshdemo.site.markdown extension on Markdown strings, through real Python-Markdown.
+
+Plain Python-Markdown gives no page and no docs_dir: the extension's ``docs_dir`` option
+points it at a temporary one, as it would at a project's.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ from meshdemo.captures import Capture, CaptureStore, RunRecord
 from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
 from meshdemo.site import ansi
-from meshdemo.site.render import EXTENSIONS, FOLD_AFTER, render_page
+from meshdemo.site.blocks import EMBEDDED_LINES, SHOWN_LINES
 from meshdemo.status import StepStatus
 
 RAN_AT = "2026-11-26T08:12:40.120+00:00"
+EXTENSIONS = ["admonition", "attr_list", "pymdownx.details", "pymdownx.superfences"]
 
 
 @pytest.fixture
@@ -51,10 +56,15 @@ def capture(step: Step, output: str, **changes: object) -> Capture:
     return Capture(**fields)  # type: ignore[arg-type]
 
 
-def to_html(markdown: str) -> str:
-    configs = {name: options for name, options in EXTENSIONS.items() if options}
+def render(markdown: str, docs: Path, **options: object) -> str:
+    """HTML of ``markdown`` with the extension, as an engine would build it."""
     return python_markdown.markdown(
-        markdown, extensions=list(EXTENSIONS), extension_configs=configs
+        markdown,
+        extensions=["meshdemo.site.markdown", *EXTENSIONS, "pymdownx.tabbed"],
+        extension_configs={
+            "meshdemo.site.markdown": {"docs_dir": str(docs), "stylesheet": False, **options},
+            "pymdownx.tabbed": {"alternate_style": True},
+        },
     )
 
 
@@ -62,13 +72,12 @@ def tree(html: str) -> ET.Element:
     return ET.fromstring(f"<root>{html}</root>")
 
 
-def render(markdown: str, docs: Path, page: str = "page.md") -> str:
-    (docs / page).write_text(markdown)
-    return render_page(markdown, page, store_of(docs), docs)
+def runs(root: ET.Element) -> list[ET.Element]:
+    return [e for e in root.iter("div") if "meshdemo-run" in (e.get("class") or "").split()]
 
 
-def find_details(root: ET.Element, kind: str) -> list[ET.Element]:
-    return [e for e in root.iter("details") if kind in (e.get("class") or "").split()]
+def text(element: ET.Element) -> str:
+    return "".join(element.itertext())
 
 
 def test_output_under_a_fence_nested_in_an_admonition_stays_inside_it(docs: Path) -> None:
@@ -82,18 +91,14 @@ def test_output_under_a_fence_nested_in_an_admonition_stays_inside_it(docs: Path
 
 After the note.
 """
-    steps = steps_of(page, docs)
-    store_of(docs).write(capture(steps["hello"], "hi\n"))
-    out = render(page, docs)
-    body = out.split("    ```\n", 2)[2]
-    inserted = body.split("After the note.")[0]
-    assert all(ln.startswith("    ") for ln in inserted.splitlines() if ln.strip())
-    root = tree(to_html(out))
+    store_of(docs).write(capture(steps_of(page, docs)["hello"], "hi\n"))
+    root = tree(render(page, docs))
     note = next(d for d in root.iter("div") if d.get("class") == "admonition note")
-    (details,) = find_details(note, "success")  # inside the note, not after it
-    assert details.find("summary").text.startswith("Output — passed in 3.2 s, exit 0")
-    assert "ran 2026-11-26 08:12 UTC" in details.find("summary").text
-    assert "".join(details.itertext()).strip().endswith("hi")
+    (run,) = runs(note)  # inside the note, not after it
+    assert run.get("class") == "meshdemo-run meshdemo-run--passed"
+    assert text(run.find("p")) == "✔ passed · exit 0 · 3.2 s"
+    assert text(run.find("pre")) == "hi"
+    assert run.get("data-search-exclude") is not None
     last = list(root)[-1]
     assert last.tag == "p" and last.text == "After the note."
 
@@ -103,13 +108,13 @@ def test_fences_in_tabs_lists_and_quotes_keep_their_container(docs: Path) -> Non
 
 === "Linux"
 
-    ```bash
+    ``` { .bash #linux }
     echo linux
     ```
 
 === "macOS"
 
-    ```bash
+    ``` { .bash #mac }
     echo mac
     ```
 
@@ -126,65 +131,104 @@ def test_fences_in_tabs_lists_and_quotes_keep_their_container(docs: Path) -> Non
 > ```
 """
     steps = steps_of(page, docs)
-    assert set(steps) == {"page-page", "page-page-2", "in-list", "quoted"}
-    for step_id, text in [("page-page", "linux"), ("page-page-2", "mac"), ("in-list", "listed")]:
-        store_of(docs).write(capture(steps[step_id], f"{text}\n"))
+    for step_id in ("linux", "mac", "in-list"):
+        store_of(docs).write(capture(steps[step_id], f"{step_id} output\n"))
     store_of(docs).write(
         capture(steps["quoted"], "quoted\n", status=StepStatus.FAILED, exit_status=3)
     )
-    root = tree(to_html(render(page, docs)))
+    root = tree(render(page, docs))
     blocks = root.findall(".//div[@class='tabbed-block']")
-    assert [len(find_details(b, "success")) for b in blocks] == [1, 1]
-    assert "linux" in "".join(blocks[0].itertext()) and "mac" in "".join(blocks[1].itertext())
+    assert [len(runs(b)) for b in blocks] == [1, 1]
+    assert "linux output" in text(blocks[0]) and "mac output" in text(blocks[1])
     items = root.findall(".//ol/li")
-    assert len(items) == 2 and len(find_details(items[0], "success")) == 1
-    assert "listed" in "".join(items[0].itertext())
-    quote = root.find(".//blockquote")
-    (failed,) = find_details(quote, "failure")
-    assert failed.get("open") == "open"  # failures are shown, not folded away
-    assert "failed: exit 3 (expected 0)" in failed.find("summary").text
+    assert len(items) == 2 and len(runs(items[0])) == 1
+    assert "in-list output" in text(items[0])
+    (failed,) = runs(root.find(".//blockquote"))
+    assert "meshdemo-run--failed" in failed.get("class", "")
+    assert text(failed.find("p")) == "✘ failed · exit 3, expected 0 · 3.2 s"
 
 
-def test_terminal_escapes_are_reduced_to_what_a_reader_saw(docs: Path) -> None:
+def test_colours_become_spans_and_no_control_sequence_reaches_the_page(docs: Path) -> None:
     page = "``` { .bash #colour }\nlinkerd check\n```\n"
     step = steps_of(page, docs)["colour"]
-    raw = "\x1b[32m√\x1b[0m can query the API\r\n10%\r50%\r100% done\n"
+    raw = (
+        "\x1b[32m√\x1b[0m can query the API\r\n"
+        "\x1b[33m‼\x1b[0m control plane is up-to-date\n"
+        "10%\r50%\r100% done\n"
+        "\x1b]0;title\x07\x1b[1;31mError:\x1b[0m boom\x1b[K\n"
+    )
     store_of(docs).write(capture(step, raw))
-    html = to_html(render(page, docs))
-    assert "\x1b" not in html and "[32m" not in html
-    code = "".join(tree(html).find(".//details//code").itertext())
-    assert code == "√ can query the API\n100% done\n"
+    html = render(page, docs)
+    assert "\x1b" not in html and "[32m" not in html and "\x07" not in html
+    (run,) = runs(tree(html))
+    code = run.find("pre/code")
+    assert (
+        text(code) == "√ can query the API\n‼ control plane is up-to-date\n100% done\nError: boom"
+    )
+    spans = [(s.get("class"), s.text) for s in code.iter("span")]
+    assert spans == [("ansi-fg-2", "√"), ("ansi-fg-3", "‼"), ("ansi-fg-1 ansi-bold", "Error:")]
 
 
-def test_long_output_is_folded_after_the_first_lines(docs: Path) -> None:
+def test_a_short_output_is_shown_whole(docs: Path) -> None:
+    page = "``` { .bash #short }\nseq 25\n```\n"
+    store_of(docs).write(
+        capture(steps_of(page, docs)["short"], "".join(f"{n}\n" for n in range(1, 26)))
+    )
+    (run,) = runs(tree(render(page, docs)))
+    assert run.find("details") is None
+    assert text(run.find("pre")).split() == [str(n) for n in range(1, 26)]
+
+
+def test_a_long_output_shows_its_first_lines_and_folds_the_rest(docs: Path) -> None:
     page = "``` { .bash #long }\nseq 100\n```\n"
-    step = steps_of(page, docs)["long"]
-    store_of(docs).write(capture(step, "".join(f"{n}\n" for n in range(1, 101))))
-    root = tree(to_html(render(page, docs)))
-    (outer,) = find_details(root, "success")
-    shown = "".join(outer.find("div/pre/code").itertext()).split()
-    assert shown == [str(n) for n in range(1, FOLD_AFTER + 1)]
-    (rest,) = find_details(outer, "note")
-    assert rest.find("summary").text == f"{100 - FOLD_AFTER} more lines"
-    assert "".join(rest.find(".//code").itertext()).split() == [
-        str(n) for n in range(FOLD_AFTER + 1, 101)
-    ]
+    store_of(docs).write(
+        capture(steps_of(page, docs)["long"], "".join(f"{n}\n" for n in range(1, 101)))
+    )
+    (run,) = runs(tree(render(page, docs)))
+    shown, fold = run.find("pre"), run.find("details")
+    assert text(shown).split() == [str(n) for n in range(1, SHOWN_LINES + 1)]
+    assert fold.get("open") is None
+    assert fold.find("summary").text == f"Show all 100 lines ({100 - SHOWN_LINES} more)"
+    assert text(fold.find("pre")).split() == [str(n) for n in range(SHOWN_LINES + 1, 101)]
 
 
-def test_output_cannot_inject_html_or_break_out_of_its_fence(docs: Path) -> None:
+def test_a_failed_long_output_shows_its_last_lines(docs: Path) -> None:
+    page = "``` { .bash #boom }\nmake\n```\n"
+    output = "".join(f"step {n}\n" for n in range(1, 60)) + "error: boom\n"
+    step = steps_of(page, docs)["boom"]
+    store_of(docs).write(capture(step, output, status=StepStatus.FAILED, exit_status=2))
+    (run,) = runs(tree(render(page, docs)))
+    fold, shown = list(run)[1], list(run)[2]
+    assert fold.tag == "details" and fold.find("summary").text == "Show the 40 lines before"
+    assert shown.tag == "pre" and text(shown).endswith("step 59\nerror: boom")
+
+
+def test_a_huge_output_is_embedded_up_to_a_bound(docs: Path) -> None:
+    page = "``` { .bash #huge }\nseq 50000\n```\n"
+    lines = 50_000
+    step = steps_of(page, docs)["huge"]
+    store_of(docs).write(capture(step, "".join(f"{n}\n" for n in range(1, lines + 1))))
+    (run,) = runs(tree(render(page, docs)))
+    embedded = sum(text(pre).count("\n") + 1 for pre in run.iter("pre"))
+    assert embedded == EMBEDDED_LINES
+    note = next(p for p in run.iter("p") if p.get("class") == "meshdemo-left-out")
+    assert f"The last {lines - EMBEDDED_LINES:,} lines are not shown here" in text(note)
+
+
+def test_output_cannot_inject_html_or_break_out_of_its_block(docs: Path) -> None:
     page = "``` { .bash #evil }\ncat page.html\n```\n\nAfter.\n"
     step = steps_of(page, docs)["evil"]
     nasty = (
-        '<script>alert("x")</script>\n```\n# not a heading\n````\n<img src=x onerror=alert(1)>\n'
+        '<script>alert("x")</script>\n```\n# not a heading\n</pre></div>\n'
+        "<img src=x onerror=alert(1)>\n"
     )
     store_of(docs).write(capture(step, nasty, note="<b>bold</b> note"))
-    html = to_html(render(page, docs))
+    html = render(page, docs)
     assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt; note" in html
     root = tree(html)
-    assert root.find(".//h1") is None  # '# not a heading' stayed inside the code block
-    code = "".join(find_details(root, "success")[0].find(".//code").itertext())
-    assert code == nasty
+    assert root.find(".//h1") is None
+    assert text(runs(root)[0].find("pre")) == nasty.rstrip("\n")
     assert list(root)[-1].text == "After."
 
 
@@ -192,35 +236,46 @@ def test_a_changed_command_is_marked_stale_and_warned_about(
     docs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     page = "# Page\n\n``` { .bash #greet }\necho hello\n```\n"
-    step = steps_of(page, docs)["greet"]
-    store_of(docs).write(capture(step, "hello\n"))
+    store_of(docs).write(capture(steps_of(page, docs)["greet"], "hello\n"))
     edited = page.replace("echo hello", "echo 'hello, world'")
     with caplog.at_level(logging.INFO, logger="mkdocs.plugins.meshdemo"):
-        root = tree(to_html(render(edited, docs)))
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "page.md:3" in warnings[0].getMessage()
-    assert "'greet' is stale" in warnings[0].getMessage()
-    stale = next(
-        d
-        for d in root.iter("div")
-        if d.get("class") == "admonition warning" and d.find("p").text == "Captured output is stale"
-    )
-    assert "the command changed since it ran on 2026-11-26 08:12 UTC" in "".join(stale.itertext())
-    assert "echo hello" in "".join(stale.itertext())  # the command the output came from
-    # not stale when unchanged: no warning
+        root = tree(render(edited, docs))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("page:3: ")
+    assert "'greet' is stale" in warnings[0]
+    (run,) = runs(root)
+    stale = run.find("aside")
+    assert stale.get("class") == "meshdemo-stale"
+    assert text(stale).startswith("Stale: the command above changed since this output was captured")
+    assert text(stale.find("details/pre")) == "echo hello"  # the command the output came from
+    assert text(run.find("pre")) == "hello"
+    banner = next(d for d in root.iter("div") if "meshdemo-banner" in d.get("class", ""))
+    assert text(banner).startswith("Partly verified on 2026-11-26 08:12 UTC")
+    assert "1 of 1 steps passed; 1 stale." in text(banner)  # it passed, on the old command
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="mkdocs.plugins.meshdemo"):
-        render(page, docs)
+        root = tree(render(page, docs))
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert runs(root)[0].find("aside") is None
 
 
-def test_missing_and_skipped_steps_say_so_plainly_without_warnings(
+def test_no_capture_means_one_quiet_notice_and_nothing_under_the_steps(
     docs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     page = """# Page
 
+Intro.
+
 ``` { .bash #todo }
 kubectl get pods
+```
+
+``` { .bash #todo-2 }
+kubectl get svc
+```
+
+``` { .screenshot #shot url="http://localhost:50750/" image="images/x.png" }
+The dashboard
 ```
 
 ``` { .bash #dangerous skip="it deletes your cluster" }
@@ -228,16 +283,30 @@ kind delete clusters --all
 ```
 """
     with caplog.at_level(logging.INFO, logger="mkdocs.plugins.meshdemo"):
-        html = to_html(render(page, docs))
+        html = render(page, docs)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert any("todo" in r.getMessage() for r in caplog.records)  # said, as info
-    text = "".join(tree(html).itertext())
-    assert "Not captured yet: this command has not been run by meshdemo on this copy of" in text
-    assert "Not run: it deletes your cluster" in text
-    assert "Not yet verified by a run" in text
+    assert any(
+        "3 steps not captured yet: todo, todo-2, shot" in r.getMessage() for r in caplog.records
+    )
+    root = tree(html)
+    assert [child.tag for child in root] == ["h1", "p", "p", "div", "div", "div"]
+    notice = list(root)[1]
+    assert (
+        notice.get("class") == "meshdemo-notice" and notice.get("data-search-exclude") is not None
+    )
+    assert text(notice) == "No run of this page has been recorded yet."
+    assert not runs(root) and root.find(".//img") is None
+    assert "The dashboard" not in html and "deletes your cluster" not in html
 
 
-def test_expected_output_alone_then_beside_the_capture(docs: Path) -> None:
+def test_a_page_whose_steps_are_all_skipped_shows_no_run_status(docs: Path) -> None:
+    page = '# Presenting\n\n``` { .bash #serve skip="run by the presenter" }\nmake serve\n```\n'
+    root = tree(render(page, docs))
+    assert [child.tag for child in root] == ["h1", "div"]
+    assert "meshdemo" not in render(page, docs)
+
+
+def test_expected_output_is_shown_as_declared_without_and_with_a_capture(docs: Path) -> None:
     page = """``` { .bash #version }
 linkerd version --client
 ```
@@ -246,52 +315,52 @@ linkerd version --client
 Client version: edge-26.8.3
 ```
 """
-    root = tree(to_html(render(page, docs)))
-    example = next(
-        d for d in root.iter("div") if d.get("class") == "admonition example meshdemo-expected"
-    )
+    root = tree(render(page, docs))
+    example = next(d for d in root.iter("div") if "meshdemo-expected" in d.get("class", ""))
     assert example.find("p").text == "Example output (from linkerd.io)"
-    assert "Client version: edge-26.8.3" in "".join(example.itertext())
+    assert text(example.find("pre")) == "Client version: edge-26.8.3"
     assert len(root.findall(".//code")) == 2  # the command and the example: not shown twice
 
-    step = steps_of(page, docs)["version"]
-    store_of(docs).write(capture(step, "Client version: edge-26.9.1\n"))
-    root = tree(to_html(render(page, docs)))
-    (details,) = find_details(root, "success")
-    labels = [label.text for label in details.iter("label")]
-    assert labels == ["Captured", "Example output (from linkerd.io)"]
-    blocks = ["".join(b.itertext()) for b in details.findall(".//div[@class='tabbed-block']")]
-    assert "edge-26.9.1" in blocks[0] and "edge-26.8.3" in blocks[1]
+    store_of(docs).write(capture(steps_of(page, docs)["version"], "Client version: edge-26.9.1\n"))
+    root = tree(render(page, docs))
+    names = ["run" if "meshdemo-run" in c.get("class", "") else c.get("class", c.tag) for c in root]
+    # the command, what it printed, then the example the page gives
+    assert names[-3:] == ["highlight", "run", "admonition example meshdemo-expected"]
+    assert text(runs(root)[0].find("pre")) == "Client version: edge-26.9.1"
 
 
-def test_screenshot_shows_the_image_with_caption_and_date_or_a_note(docs: Path) -> None:
+def test_a_screenshot_shows_its_image_and_caption_once_taken(docs: Path) -> None:
     page = """# Dashboard
 
 ``` { .screenshot #dash url="http://localhost:50750/namespaces" image="images/dash.png" }
-The namespaces [all of them]
+The namespaces [all of them] *now*
 ```
 """
-    root = tree(to_html(render(page, docs)))
-    assert "Screenshot not taken yet" in "".join(root.itertext())
-    assert root.find(".//img") is None
-
     (docs / "images").mkdir()
     (docs / "images" / "dash.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     step = steps_of(page, docs)["dash"]
     store_of(docs).write(capture(step, "", kind="screenshot", artifact="images/dash.png"))
-    root = tree(to_html(render(page, docs)))
+    root = tree(render(page, docs))
     link = root.find(".//a")
     image = link.find("img")
     assert link.get("href") == "images/dash.png" and image.get("src") == "images/dash.png"
-    assert image.get("loading") == "lazy" and image.get("alt") == "The namespaces [all of them]"
+    assert (
+        image.get("loading") == "lazy" and image.get("alt") == "The namespaces [all of them] *now*"
+    )
     caption = next(p for p in root.iter("p") if p.get("class") == "meshdemo-screenshot")
-    assert "Taken 2026-11-26 08:12 UTC." in "".join(caption.itertext())
+    assert text(caption).strip() == "The namespaces [all of them] *now*."
+
+    store_of(docs).write(
+        capture(step, "", kind="screenshot", status=StepStatus.FAILED, note="no #data in 30 s")
+    )
+    root = tree(render(page, docs))
+    caption = next(p for p in root.iter("p") if p.get("class") == "meshdemo-screenshot")
+    assert "The last attempt to take it failed (no #data in 30 s)" in text(caption)
 
 
-def test_banner_names_the_run_date_and_tool_versions(docs: Path) -> None:
+def test_the_banner_names_the_run_date_and_tools_once_per_page(docs: Path) -> None:
     page = "# Install\n\nText.\n\n``` { .bash #a }\ntrue\n```\n\n``` { .bash #b }\ntrue\n```\n"
-    steps = steps_of(page, docs)
-    for step in steps.values():
+    for step in steps_of(page, docs).values():
         store_of(docs).write(capture(step, ""))
     store_of(docs).write_run(
         RunRecord(
@@ -300,19 +369,47 @@ def test_banner_names_the_run_date_and_tool_versions(docs: Path) -> None:
             tool_versions={"kind": "kind v0.31.0 go1.24 linux/amd64", "linkerd": "edge-26.8.3"},
         )
     )
-    out = render(page, docs)
-    assert out.index("# Install") < out.index("Verified on") < out.index("Text.")
-    root = tree(to_html(out))
-    banner = next(d for d in root.iter("div") if d.get("class") == "admonition success")
+    html = render(page, docs)
+    root = tree(html)
+    assert [child.tag for child in root][:3] == ["h1", "div", "p"]
+    banner = list(root)[1]
+    assert banner.get("class") == "meshdemo-banner meshdemo-banner--ok"
     assert banner.find("p").text == (
         "Verified on 2026-11-26 08:12 UTC with kind v0.31.0 go1.24 linux/amd64, linkerd edge-26.8.3"
     )
-    assert "2 of 2 steps passed." in "".join(banner.itertext())
+    assert text(banner).endswith("2 of 2 steps passed.")
+    assert html.count("2026-11-26") == 1  # the date once, not under every step
+    assert [text(run.find("p")) for run in runs(root)] == ["✔ passed · exit 0 · 3.2 s"] * 2
+
+
+def test_the_stylesheet_comes_once_with_the_blocks(docs: Path) -> None:
+    page = "# A\n\n``` { .bash #a }\ntrue\n```\n"
+    assert render(page, docs, stylesheet=True).count("<style>") == 1
+    assert "<style>" not in render("# No steps\n\n```yaml\nkind: Pod\n```\n", docs, stylesheet=True)
 
 
 def test_a_page_without_steps_is_left_alone(docs: Path) -> None:
     page = "# Intro\n\n```yaml\nkind: Pod\n```\n"
-    assert render(page, docs) == page
+    plain = python_markdown.markdown(page, extensions=EXTENSIONS)
+    assert render(page, docs) == plain
+
+
+def test_a_tab_in_a_command_keeps_its_capture_fresh(docs: Path) -> None:
+    """Python-Markdown expands tabs before parsing; the runner read the command before that."""
+    page = "``` { .bash #heredoc }\ncat <<-EOF\n\tindented\n\tEOF\n```\n"
+    step = steps_of(page, docs)["heredoc"]
+    assert "\t" in step.command
+    store_of(docs).write(capture(step, "indented\n"))
+    (run,) = runs(tree(render(page, docs)))
+    assert run.find("aside") is None
+
+
+def test_the_captures_folder_can_be_named(docs: Path, tmp_path: Path) -> None:
+    page = "``` { .bash #elsewhere }\necho moved\n```\n"
+    CaptureStore(tmp_path / "runs").write(capture(steps_of(page, docs)["elsewhere"], "moved\n"))
+    assert not runs(tree(render(page, docs)))
+    (run,) = runs(tree(render(page, docs, captures=str(tmp_path / "runs"))))
+    assert text(run.find("pre")) == "moved"
 
 
 @pytest.mark.parametrize(
@@ -330,3 +427,29 @@ def test_a_page_without_steps_is_left_alone(docs: Path) -> None:
 )
 def test_terminal_text_is_cleaned(raw: str, seen: str) -> None:
     assert ansi.clean(raw) == seen
+
+
+@pytest.mark.parametrize(
+    ("raw", "html"),
+    [
+        ("plain <b> & more", ["plain &lt;b&gt; &amp; more"]),
+        ("\x1b[32mgreen\x1b[0m plain", ['<span class="ansi-fg-2">green</span> plain']),
+        ("\x1b[92mbright\x1b[39m", ['<span class="ansi-fg-10">bright</span>']),
+        (
+            "\x1b[1mbold\nstill\x1b[22m no",
+            ['<span class="ansi-bold">bold</span>', '<span class="ansi-bold">still</span> no'],
+        ),
+        (
+            "\x1b[38;5;208mo\x1b[48;2;1;2;3mx",
+            [
+                '<span style="color:#ff8700">o</span>'
+                '<span style="color:#ff8700;background:#010203">x</span>'
+            ],
+        ),
+        ("\x1b[31m50%\r100%\x1b[0m", ['<span class="ansi-fg-1">100%</span>']),
+        ("\x1b[2J\x1b[Hcleared", ["cleared"]),
+    ],
+    ids=["escaped", "sgr", "bright", "across-lines", "256-and-rgb", "replayed", "other-csi"],
+)
+def test_terminal_colours_become_spans(raw: str, html: list[str]) -> None:
+    assert ansi.to_html_lines(raw) == html

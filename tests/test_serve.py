@@ -29,7 +29,7 @@ from meshdemo.status import StepStatus
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "rendered"
 HOOK = ROOT / "hooks" / "meshdemo_hook.py"
-SHOWN = "<code>no failure asked\n</code>"  # the captured output, as the page shows it
+SHOWN = "<code>no failure asked</code>"  # the captured output, as the page shows it
 WAIT = 60.0  # seconds: upper bound for serve to start or rebuild; never a fixed sleep
 
 
@@ -119,15 +119,15 @@ def _serve_and_change(
     )
     try:
         _wait_for(lambda: SHOWN in _fetch(url), "the first capture", server)
-        assert 'class="failure"' not in _fetch(url)
+        assert 'class="meshdemo-run meshdemo-run--failed"' not in _fetch(url)
 
         # a run replaces the capture: the command failed this time
         store.write(capture_by_running(steps["maybe-fail"], FAIL_HERE="1"))
         _wait_for(
-            lambda: '<details class="failure" open="open">' in _fetch(url), "the new one", server
+            lambda: 'class="meshdemo-run meshdemo-run--failed"' in _fetch(url), "the new", server
         )
         assert SHOWN not in _fetch(url)
-        assert "Output — failed: exit 1 (expected 0)" in _fetch(url)
+        assert '<span class="meshdemo-verdict">✘ failed</span> · exit 1, expected 0' in _fetch(url)
 
         # no rebuild loop: the build itself changes nothing that serve watches
         log.seek(0)

@@ -19,7 +19,8 @@ from typing import Any
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord
 from meshdemo.guide.options import reference_table
-from meshdemo.site.render import CAPTURES, seconds, when
+from meshdemo.site.blocks import seconds, when
+from meshdemo.site.markdown import CAPTURES
 from meshdemo.status import StepStatus
 
 
@@ -64,7 +65,10 @@ def chapter_table(run: RunRecord | None, titles: dict[str, str]) -> str:
 
 
 def define_env(env: Any) -> None:
-    store = CaptureStore(Path(env.conf["docs_dir"]) / CAPTURES)
+    docs_dir = Path(env.conf["docs_dir"])
+    if not docs_dir.is_absolute():  # Zensical keeps it relative to the folder of mkdocs.yml
+        docs_dir = Path(env.conf.get("root_dir") or ".") / docs_dir
+    store = CaptureStore(docs_dir / CAPTURES)
     run = store.read_run()
     env.variables["meshdemo_run"] = run
     titles = _page_titles(env.conf.get("nav") or [])

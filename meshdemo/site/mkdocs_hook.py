@@ -1,0 +1,85 @@
+"""What only MkDocs (and ProperDocs) offer, over the Markdown extension: the build log.
+
+``hooks/meshdemo_hook.py`` forwards MkDocs' events here. Nothing a reader sees comes from here
+(``meshdemo.site.markdown`` renders the captures in every engine); the hook only
+
+* stops a build whose ``mkdocs.yml`` forgot the extension, instead of silently showing no
+  capture;
+* leaves the capture files out of the built site (they are build inputs; ``mkdocs serve`` still
+  watches them, so a new capture rebuilds the pages);
+* names capture files that no step owns any more, after the build.
+
+Stale captures are warnings logged by the extension on MkDocs' logger: ``--strict`` fails on
+them with or without this hook.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from meshdemo.captures import RUN_FILE, CaptureStore
+from meshdemo.site import markdown as extension
+
+log = logging.getLogger("mkdocs.plugins.meshdemo")
+EXTENSION = "meshdemo.site.markdown"
+
+
+def _errors(config: Any) -> Any:
+    """The exceptions module of the engine running us (mkdocs, or properdocs)."""
+    import importlib
+
+    return importlib.import_module(f"{type(config).__module__.split('.')[0]}.exceptions")
+
+
+def store_for(config: Any) -> CaptureStore:
+    options = config["mdx_configs"].get(EXTENSION) or {}
+    where = extension.Where(
+        page="",
+        docs_dir=Path(config["docs_dir"]),
+        root=Path(config["config_file_path"]).parent,
+        page_file=None,
+    )
+    return CaptureStore(extension.captures_dir(where, options))
+
+
+def on_config(config: Any) -> Any:
+    if EXTENSION not in config["markdown_extensions"]:
+        raise _errors(config).PluginError(
+            f"meshdemo: {config['config_file_path']}: add `- {EXTENSION}` to markdown_extensions; "
+            "without it no capture, status or screenshot reaches the pages"
+        )
+    return config
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """Leave the capture files out of the site."""
+    from mkdocs.structure.files import InclusionLevel
+
+    captures = store_for(config).directory.resolve()
+    for file in files:
+        path = file.abs_src_path
+        if path and file.src_uri.endswith(".json") and Path(path).resolve().parent == captures:
+            file.inclusion = InclusionLevel.EXCLUDED
+    return files
+
+
+def on_pre_build(config: Any) -> None:
+    extension.rendered_ids.clear()
+
+
+def on_post_build(config: Any) -> None:
+    """Name capture files left by steps that were renamed or removed (info: harmless)."""
+    store = store_for(config)
+    ids = extension.rendered_ids
+    if not store.directory.is_dir() or not ids:
+        return
+    for path in sorted(store.directory.glob("*.json")):
+        if path.name != RUN_FILE and path.stem not in ids:
+            log.info(
+                "%s/%s: no step has the id %r any more (renamed or removed?): delete the file",
+                store.directory.name,
+                path.name,
+                path.stem,
+            )

@@ -1,0 +1,78 @@
+"""The fixture guide (tests/fixtures/rendered), copied and run for real, shared by the site tests.
+
+It has steps at top level, in an admonition and in a tab, an expected output, a secret in the
+environment, a python step, a skipped step, and a dashboard stand-in served by a background
+step and shot by a screenshot step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "rendered"
+HOOK = ROOT / "hooks" / "meshdemo_hook.py"
+SECRET = "s3cr3t-planted-in-the-environment-42"
+DASHBOARD = """<!doctype html><html><body style="margin:0"><p>loading</p><script>
+setTimeout(() => {
+  document.body.style.background = "rgb(12, 200, 34)";
+  document.body.innerHTML = "<div id='data'>books: 3 pods</div>";
+}, 800);
+</script></body></html>
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_guide(where: Path) -> Path:
+    """A copy of the fixture guide using this checkout's hook; returns its mkdocs.yml."""
+    guide = where / "guide"
+    shutil.copytree(FIXTURE, guide)
+    config = guide / "mkdocs.yml"
+    config.write_text(config.read_text() + f"hooks:\n  - {HOOK}\n")
+    page = guide / "docs" / "dashboard.md"
+    page.write_text(page.read_text().replace("DASHBOARD_PORT", str(_free_port())))
+    (where / "dash").mkdir()
+    (where / "dash" / "index.html").write_text(DASHBOARD)
+    return config
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "NO_MKDOCS_2_WARNING": "1", **extra}
+
+
+def meshdemo_run(config: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshdemo", "run", "-f", str(config)],
+        cwd=config.parent,
+        env=env(DASHBOARD_ROOT=str(config.parent.parent / "dash"), DEMO_TOKEN=SECRET, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
