@@ -212,7 +212,11 @@ def test_a_huge_output_is_embedded_up_to_a_bound(docs: Path) -> None:
     embedded = sum(text(pre).count("\n") + 1 for pre in run.iter("pre"))
     assert embedded == EMBEDDED_LINES
     note = next(p for p in run.iter("p") if p.get("class") == "meshdemo-left-out")
-    assert f"The last {lines - EMBEDDED_LINES:,} lines are not shown here" in text(note)
+    assert text(note) == (
+        f"The last {lines - EMBEDDED_LINES:,} lines of {lines:,} lines are not shown here: "
+        "the whole output is in captures/huge.json."
+    )
+    assert run.find("details/summary").text == f"Show the next {EMBEDDED_LINES - SHOWN_LINES} lines"
 
 
 def test_output_cannot_inject_html_or_break_out_of_its_block(docs: Path) -> None:

@@ -23,9 +23,9 @@ from meshdemo.status import StepStatus
 
 SHOWN_LINES = 20  # lines of an output shown before the rest is folded away
 FOLD_MARGIN = 5  # folding away fewer lines than this helps no one: show them
-# An output longer than this is embedded up to here: the page stays light, and the rest is
-# named (it is in the capture file, and in the run's log).
-EMBEDDED_LINES = 2000
+# An output longer than this is embedded up to here (first lines; a failure's last lines): the
+# page stays light whatever a command printed, and says where the whole output is.
+EMBEDDED_LINES = 250
 # Material and Zensical leave elements with this attribute out of the search index: run
 # status and captured outputs are not what a reader searches for.
 NO_SEARCH = 'data-search-exclude=""'
@@ -165,37 +165,45 @@ def _pre(lines: list[str]) -> str:
     return f'<pre class="meshdemo-terminal"><code>{chr(10).join(lines)}</code></pre>'
 
 
-def _output(text: str, *, tail_first: bool) -> str:
-    """The output as terminal lines; a long one folded, its first (or, failed, last) lines shown."""
-    lines = ansi.to_html_lines(text)
-    while lines and not lines[-1].strip():
+def _output(text: str, *, tail_first: bool, capture_file: str) -> str:
+    """The output as terminal lines; a long one folded, its first (or, failed, last) lines shown.
+
+    Only the lines the page embeds are converted: a 200 KB output costs what its first
+    ``EMBEDDED_LINES`` cost.
+    """
+    raw = text.replace("\r\n", "\n").split("\n")
+    while raw and not raw[-1].strip():
+        raw.pop()
+    total = len(raw)
+    if total > EMBEDDED_LINES:
+        raw = raw[-EMBEDDED_LINES:] if tail_first else raw[:EMBEDDED_LINES]
+    lines = ansi.to_html_lines("\n".join(raw))
+    while lines and not lines[-1].strip():  # a last line of escape codes alone
         lines.pop()
     if not lines:
         return '<p class="meshdemo-no-output">(no output)</p>'
     if len(lines) <= SHOWN_LINES + FOLD_MARGIN:
         return _pre(lines)
     left_out = ""
-    if len(lines) > EMBEDDED_LINES:
-        dropped = len(lines) - EMBEDDED_LINES
-        if tail_first:
-            lines = lines[dropped:]
-            where = "first"
-        else:
-            lines = lines[:EMBEDDED_LINES]
-            where = "last"
+    if total > len(lines):
+        where = "first" if tail_first else "last"
         left_out = (
-            f'<p class="meshdemo-left-out">The {where} {_lines(dropped)} are not shown here; '
-            "the whole output is in the step's capture file.</p>"
+            f'<p class="meshdemo-left-out">The {where} {_lines(total - len(lines))} of '
+            f"{_lines(total)} are not shown here: the whole output is in "
+            f"<code>{html.escape(capture_file, quote=False)}</code>.</p>"
         )
     if tail_first:  # a failure: what went wrong is at the end
         hidden, shown = lines[:-SHOWN_LINES], lines[-SHOWN_LINES:]
         summary = f"Show the {_lines(len(hidden))} before"
         return (
-            f'<details class="meshdemo-fold"><summary>{summary}</summary>{_pre(hidden)}'
-            f"</details>{_pre(shown)}{left_out}"
+            f'{left_out}<details class="meshdemo-fold"><summary>{summary}</summary>'
+            f"{_pre(hidden)}</details>{_pre(shown)}"
         )
     shown, hidden = lines[:SHOWN_LINES], lines[SHOWN_LINES:]
-    summary = f"Show all {_lines(len(lines))} ({len(hidden):,} more)"
+    if left_out:
+        summary = f"Show the next {_lines(len(hidden))}"
+    else:
+        summary = f"Show all {_lines(total)} ({len(hidden):,} more)"
     return (
         f'{_pre(shown)}<details class="meshdemo-fold"><summary>{summary}</summary>'
         f"{_pre(hidden)}</details>{left_out}"
@@ -228,7 +236,11 @@ def step_block(view: StepView) -> str:
         )
     body = ""
     if status is None or status.ran:
-        body = _output(capture.output, tail_first=status is not None and status.failed)
+        body = _output(
+            capture.output,
+            tail_first=status is not None and status.failed,
+            capture_file=f"captures/{capture.id}.json",
+        )
     classes = f"meshdemo-run meshdemo-run--{kind}" + (" meshdemo-run--stale" if view.stale else "")
     return f'<div class="{classes}" {NO_SEARCH}>{status_line}{stale}{body}</div>'
 
