@@ -107,6 +107,11 @@ def test_every_engine_shows_what_ran(engine: str, ran: Path, tmp_path: Path) -> 
 
     site = config.parent / "site"
     assert not (site / "captures").exists()  # build inputs, not pages
+    index = next(site.glob("search/search_index.json"), None) or site / "search.json"
+    searchable = index.read_text(encoding="utf-8")
+    assert "python sees" in searchable  # the page's own text is indexed...
+    assert "python sees books" not in searchable  # ...not what ran, nor the run's status
+    assert "Verified on" not in searchable and "meshdemo-" not in searchable
     for path in site.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
