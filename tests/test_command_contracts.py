@@ -18,7 +18,7 @@ import yaml
 
 from meshdemo.guide import invocations, shell
 from meshdemo.guide.contracts import CONTRACTS_DIR, PINNED_BY, available, load
-from meshdemo.guide.lint import command_contracts
+from meshdemo.guide.lint import command_contracts, example_tables
 from meshdemo.guide.pages import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,9 +256,14 @@ def with_columns(cli_command: str, columns: tuple[str, ...]) -> dict:
 def column_findings(
     contracts: dict, config: Path = ROOT / "mkdocs.yml"
 ) -> list[tuple[str, int | None, str]]:
+    """(page, line, step id) of each output finding; an example output outside any step is
+    named by its page alone."""
     project = load_project(config)
-    findings, _ = invocations.check_steps(project.steps, contracts)
-    return [(f.step.page if f.step else "", f.line, f.step.id if f.step else "") for f in findings]
+    findings, _ = invocations.check_steps(project.steps, contracts, example_tables(project))
+    return [
+        (f.step.page, f.line, f.step.id) if f.step else (Path(str(f.path)).name, f.line, "")
+        for f in findings
+    ]
 
 
 def _line(page: str, text: str, after: int = 0, docs: Path = ROOT / "docs") -> int:
@@ -293,13 +298,31 @@ OUTBOUND = (
 STAT = "NAME MESHED SUCCESS RPS LATENCY_P50 LATENCY_P95 LATENCY_P99 TCP_CONN"
 
 
-def test_without_a_documented_header_an_awk_filter_is_held_to_the_field_count_only():
-    """The guide shows no header-only boxes: a new column order is then not reported (the awk
-    filters read fields the release still prints), and the real guide passes."""
+def example_lines(page: str, header: str, docs: Path = ROOT / "docs") -> list[int]:
+    """The lines of the guide's example outputs whose header is ``header``."""
+    lines = (docs / page).read_text(encoding="utf-8").splitlines()
+    wanted = " ".join(header.split())
+    return [n for n, line in enumerate(lines, 1) if " ".join(line.split()) == wanted]
+
+
+def test_the_guide_s_example_outputs_say_which_column_an_awk_filter_reads():
+    """The real guide: its examples (from Linkerd's test data and linkerd.io) document the
+    headers, so a release that moves SUCCESS fails the example and the awk filter reading it,
+    with no header-only box in the pages."""
     current = load("linkerd", "edge-26.8.3").outputs["linkerd viz stat"].table
     assert current is not None
     reordered = ("NAME", "SUCCESS", "MESHED", *current.columns[3:])
-    assert column_findings(with_columns("linkerd viz stat", reordered)) == []
+    found = column_findings(with_columns("linkerd viz stat", reordered))
+    examples = [("debug.md", line, "") for line in example_lines("debug.md", STAT)]
+    assert len(examples) == 1
+    awk = ("debug.md", _line("debug.md", "awk 'NR == 2"), "wait-books-metrics")
+    assert sorted(found) == sorted([*examples, awk])
+
+
+def test_the_real_guide_s_examples_match_the_pinned_release():
+    contracts, missing = invocations.pinned_contracts(ROOT / "versions.yml")
+    assert missing == []
+    assert column_findings(contracts) == []
 
 
 def test_a_new_column_order_in_stat_outbound_fails_every_step_that_relies_on_it(guide: Path):
@@ -319,7 +342,14 @@ def test_a_new_column_order_in_stat_outbound_fails_every_step_that_relies_on_it(
     # reading only $3 (ROUTE) is fine
     docs = guide / "docs"
     awk = ("fix.md", _line("fix.md", "rate = $5", docs=docs) - 1, "wait-recovered")
-    assert sorted(found) == sorted([*headers, awk])
+    documented = {line for _, line, _ in headers}
+    examples = [
+        ("fix.md", line, "")
+        for line in example_lines("fix.md", OUTBOUND, docs)
+        if line not in documented
+    ]
+    assert len(examples) >= 1
+    assert sorted(found) == sorted([*headers, *examples, awk])
 
 
 def test_a_new_column_order_in_stat_fails_the_awk_filter_and_the_header(guide: Path):
@@ -332,6 +362,11 @@ def test_a_new_column_order_in_stat_fails_the_awk_filter_and_the_header(guide: P
     assert sorted(found) == sorted(
         [
             ("debug.md", header, "stat-deployments"),
+            *(
+                ("debug.md", line, "")
+                for line in example_lines("debug.md", STAT, docs)
+                if line != header
+            ),
             ("debug.md", _line("debug.md", "awk 'NR == 2", docs=docs), "wait-books-metrics"),
         ]
     )

@@ -327,7 +327,9 @@ def _scripts(step: Step) -> list[tuple[str, int]]:
 
 
 def check_steps(
-    steps: Iterable[Step], contracts: dict[str, Contract]
+    steps: Iterable[Step],
+    contracts: dict[str, Contract],
+    examples: Iterable[ExampleTable] = (),
 ) -> tuple[list[Finding], list[Invocation]]:
     judges = {cli: Judge(contract) for cli, contract in contracts.items()}
     findings: list[Finding] = []
@@ -355,7 +357,7 @@ def check_steps(
                         step, line, judge.contract.cli, resolved, command.words, command.feeds
                     )
                 )
-    findings.extend(check_outputs(invocations, contracts))
+    findings.extend(check_outputs(invocations, contracts, examples))
     return findings, invocations
 
 
@@ -389,9 +391,64 @@ def _table_of(invocation: Invocation, contracts: dict[str, Contract]) -> TableOu
     return table
 
 
-def check_outputs(invocations: list[Invocation], contracts: dict[str, Contract]) -> list[Finding]:
+@dataclass(frozen=True)
+class ExampleTable:
+    """The header line of an example output a page shows outside any step (e.g. a collapsed
+    "from linkerd.io's tutorial" block): it records which column the guide means by each
+    awk ``$N``, as an ``.expected`` header does."""
+
+    header: tuple[str, ...]
+    path: Path
+    line: int | None
+
+
+def example_tables(text: str, path: Path, source: str | None = None) -> list[ExampleTable]:
+    """The example outputs of one rendered page whose first line is a table header.
+
+    ``source`` is the page file's text, to give the header its line there."""
+    from meshdemo.guide import fences
+
+    found: list[ExampleTable] = []
+    seen: dict[str, int] = {}  # a header shown twice: the second example is the second line
+    source_lines = [ln.strip() for ln in source.splitlines()] if source is not None else []
+    for token in fences.parse(text):
+        if token.type != "fence":
+            continue
+        try:
+            info = fences.parse_info(token.info)
+        except fences.InfoError:
+            continue
+        if info.lang not in (None, "text", "console") or "expected" in info.classes:
+            continue
+        first = next((ln.strip() for ln in token.content.splitlines() if ln.strip()), "")
+        if not _HEADER.match(first):
+            continue
+        seen[first] = seen.get(first, 0) + 1
+        lines = [n for n, ln in enumerate(source_lines, 1) if ln == first]
+        line = lines[seen[first] - 1] if len(lines) >= seen[first] else None
+        found.append(ExampleTable(tuple(first.split()), path, line))
+    return found
+
+
+def _same_table(header: tuple[str, ...], columns: tuple[str, ...]) -> bool:
+    """Is ``header`` this table's header, maybe from another release (columns moved, one
+    added or dropped)? The first column and most of the names must agree."""
+    if not header or not columns or header[0] != columns[0]:
+        return False
+    shared = len(set(header) & set(columns))
+    return shared >= 0.75 * max(len(header), len(columns))
+
+
+def check_outputs(
+    invocations: list[Invocation],
+    contracts: dict[str, Contract],
+    examples: Iterable[ExampleTable] = (),
+) -> list[Finding]:
+    """A documented header must be the header the pinned CLI prints; it then tells what each
+    awk ``$N`` on that table is meant to read. Headers are documented by a step's
+    ``.expected`` output, or by an example output elsewhere in the guide."""
     findings: list[Finding] = []
-    documented: dict[str, tuple[tuple[str, ...], Step]] = {}
+    documented: dict[str, tuple[tuple[str, ...], str]] = {}
     for invocation in invocations:
         table = _table_of(invocation, contracts)
         expected = invocation.step.expected
@@ -402,7 +459,8 @@ def check_outputs(invocations: list[Invocation], contracts: dict[str, Contract])
             continue
         header = tuple(first.split())
         name = invocation.resolved.command.name
-        documented.setdefault(name, (header, invocation.step))
+        step = invocation.step
+        documented.setdefault(name, (header, f"{step.page}:{expected.line}"))
         if header != table.columns:
             contract = contracts[invocation.cli]
             findings.append(
@@ -415,6 +473,30 @@ def check_outputs(invocations: list[Invocation], contracts: dict[str, Contract])
                     ),
                 )
             )
+    tables = {
+        invocation.resolved.command.name: (table, contracts[invocation.cli])
+        for invocation in invocations
+        if (table := _table_of(invocation, contracts)) is not None
+    }
+    for example in examples:
+        for name, (table, contract) in tables.items():
+            if not _same_table(example.header, table.columns):
+                continue
+            where = f"{example.path}:{example.line}" if example.line else str(example.path)
+            documented.setdefault(name, (example.header, where))
+            if example.header != table.columns:
+                findings.append(
+                    Finding(
+                        None,
+                        example.line,
+                        (
+                            f"{name}: the example output's header reads "
+                            f"{' '.join(example.header)}, but {contract.cli} "
+                            f"{contract.version} prints {' '.join(table.columns)}"
+                        ),
+                        path=example.path,
+                    )
+                )
     for invocation in invocations:
         findings.extend(_awk_fields(invocation, contracts, documented))
     return findings
@@ -423,7 +505,7 @@ def check_outputs(invocations: list[Invocation], contracts: dict[str, Contract])
 def _awk_fields(
     invocation: Invocation,
     contracts: dict[str, Contract],
-    documented: dict[str, tuple[tuple[str, ...], Step]],
+    documented: dict[str, tuple[tuple[str, ...], str]],
 ) -> list[Finding]:
     """An awk filter on a table: each ``$N`` must read the column the guide's header puts
     there (columns a row leaves empty are not fields for awk)."""
@@ -453,12 +535,11 @@ def _awk_fields(
             continue
         if name not in documented:
             continue
-        header, where = documented[name]
+        header, at = documented[name]
         empty = set(table.empty_in_rows[0]) if table.empty_in_rows else set()
         meant = [c for c in header if c not in empty]
         if number > len(meant) or meant[number - 1] != printed[number - 1]:
             reads = meant[number - 1] if number <= len(meant) else "nothing"
-            at = f"{where.page}:{where.expected.line if where.expected else where.line}"
             message = (
                 f"{name} | awk: ${number} is {reads} by the guide's header ({at}), but "
                 f"{release} prints {printed[number - 1]} there"

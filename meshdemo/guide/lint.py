@@ -14,10 +14,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshdemo.captures import RUN_FILE, Capture, CaptureStore
 from meshdemo.errors import display_path
 from meshdemo.model import Kind, Project, Step
+
+if TYPE_CHECKING:  # tree-sitter loads only when the contracts are checked
+    from meshdemo.guide.invocations import ExampleTable
 
 # How the session runs a bash step: sourced into one long-lived bash with these options on.
 SESSION_PRELUDE = ("# shellcheck shell=bash", "set -o pipefail")
@@ -216,6 +220,26 @@ def pages_outside_nav(project: Project) -> list[Problem]:
     return problems
 
 
+def _source_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def example_tables(project: Project) -> list[ExampleTable]:
+    """The table headers of the example outputs the pages show outside steps."""
+    from meshdemo.guide import invocations
+
+    return [
+        example
+        for page in project.pages
+        for example in invocations.example_tables(
+            page.markdown, Path(display_path(page.source)), _source_text(page.source)
+        )
+    ]
+
+
 def command_contracts(project: Project) -> list[Problem]:
     """Every invocation of linkerd, kind and kubectl in the guide's bash steps (skipped ones
     too), against the command contracts of the versions ``versions.yml`` (next to mkdocs.yml)
@@ -227,7 +251,7 @@ def command_contracts(project: Project) -> list[Problem]:
     if not versions_file.is_file():
         return []
     contracts, findings = invocations.pinned_contracts(versions_file)
-    found, _ = invocations.check_steps(project.steps, contracts)
+    found, _ = invocations.check_steps(project.steps, contracts, example_tables(project))
     for module in invocations.helper_modules(project.steps):
         found += invocations.check_helpers(module, contracts)
     problems = []
