@@ -26,6 +26,16 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a number, 0 or more (2: twice as fast)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meshdemo",
@@ -66,6 +76,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--check", action="store_true", help="check the prerequisites only")
     demo.add_argument("--skip-prereq", action="store_true", help="do not check prerequisites")
     demo.set_defaults(handler="meshdemo.commands.demo:main")
+
+    replay = commands.add_parser(
+        "replay",
+        help="play a recorded run in the terminal, step by step; runs nothing (offline)",
+        description="Play the last recorded run (or --run REF) in the terminal: each command "
+        "typed out, then its captured output, at the run's own pace scaled by --speed, or one "
+        "step per Enter with --step. Nothing is executed: no cluster, no network. A site served "
+        "by `mkdocs serve` follows along.",
+    )
+    _add_config(replay)
+    replay.add_argument(
+        "--run",
+        metavar="REF",
+        help="which run: an id (or its start) from the history, `docs` (the captures the pages "
+        "show) or git:REV (default: the last kept run, else docs)",
+    )
+    replay.add_argument("--from", dest="from_id", metavar="ID", help="start at this step")
+    replay.add_argument("--to", dest="to_id", metavar="ID", help="stop after this step")
+    replay.add_argument("--only", metavar="PAGE", action="append", help="only this page's steps")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X",
+        help="X times the recorded pace (default 1: real time; 0: no waiting)",
+    )
+    pace.add_argument("--step", action="store_true", help="advance one step per Enter")
+    replay.set_defaults(handler="meshdemo.commands.replay:main")
     return parser
 
 
