@@ -40,6 +40,7 @@ class Capture:
     note: str | None = None  # e.g. "stopped after 15 s, as asked (stream)"
     run_id: str | None = None
     artifact: str | None = None  # screenshots: image path relative to docs_dir
+    masks: list[list[float]] | None = None  # screenshots: x, y, width, height of masked regions
     format: int = FORMAT
 
     def is_stale(self, step: Step) -> bool:

@@ -49,12 +49,14 @@ class StepOptions:
     retry_delay: float = DEFAULT_RETRY_DELAY  # retry-delay="SECONDS"
     skip: str | None = None  # skip="REASON": shown, never run
     skip_if: str | None = None  # skip-if="SHELL TEST": evaluated in the session; 0 means skip
+    tolerance: float | None = None  # tolerance="POINTS": percentages and rates may move by this
     provision: bool = False  # provision="true": creates the cluster; skipped on an existing one
     teardown: bool = False  # teardown="true": destroys it; governed by `run --cleanup`
     # screenshots only
     url: str | None = None  # url="http://localhost:50750/namespaces"
     image: str | None = None  # image="images/x.png", relative to the page, like a Markdown image
     wait_for: str | None = None  # wait-for="CSS selector": the data the shot waits for
+    mask: str | None = None  # mask="CSS selector": regions that always change, left out of diffs
     width: int = 1280
     height: int = 800
 

@@ -56,3 +56,13 @@ def test_exact() -> None:
     result = compare("a\nb\n", "a\nc\n", "exact")
     assert not result.matched and result.detail == "line 2: expected 'b', got 'c'"
     assert not compare("a\n", "a\nb\n", "exact").matched
+
+
+def test_percentages_count_only_with_a_declared_tolerance() -> None:
+    assert compare("success 99.5%", "success 98.0%").matched  # no tolerance: ignored
+    assert compare("success 99.5%", "success 98.0%", tolerance=2).matched
+    assert not compare("success 99.5%", "success 96.0%", tolerance=2).matched
+    assert compare("rate 1.0rps ok", "x rate 1.5rps ok y", tolerance=1).matched  # contains
+    assert not compare("rate 1.0rps ok", "x rate 3.5rps ok y", tolerance=1).matched
+    detail = compare("a 50%\n", "a 10%\n", "exact", tolerance=5).detail
+    assert detail == "line 1: expected 'a 50%', got 'a 10%'"

@@ -129,6 +129,16 @@ def test_shot_waits_for_the_data_and_has_the_asked_size(dashboard: str, tmp_path
     assert [p.name for p in image.parent.iterdir()] == ["dashboard.png"]  # no temp file left
 
 
+def test_a_mask_records_the_boxes_of_its_elements(dashboard: str, tmp_path: Path) -> None:
+    image = tmp_path / "shot.png"
+    result = take_screenshot(
+        dashboard, image, wait_for="#data", mask="#data td, .nothing", width=640, height=480
+    )
+    [(x, y, width, height)] = result.masks  # one cell; a selector finding nothing adds nothing
+    assert 0 <= x < 640 and 0 <= y < 480 and 0 < width < 640 and 0 < height < 480
+    assert take_screenshot(dashboard, image, wait_for="#data").masks == ()
+
+
 def test_shot_without_selector_waits_for_a_settled_page(dashboard: str, tmp_path: Path) -> None:
     image = tmp_path / "shot.png"
     take_screenshot(dashboard, image, width=640, height=480)

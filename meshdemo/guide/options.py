@@ -152,6 +152,16 @@ def _image(text: str) -> str:
     return text
 
 
+def _points(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise BadValue("not a number of percentage points") from None
+    if not 0 <= number <= 100:  # also refuses nan
+        raise BadValue("must be 0 to 100 percentage points")
+    return number
+
+
 def _match(text: str) -> str:
     if text not in MATCH_MODES:
         raise BadValue(f"must be {' or '.join(f'{m!r}' for m in MATCH_MODES)}")
@@ -171,6 +181,7 @@ IMAGE = Value("PATH", _image)
 SELECTOR = Value("CSS SELECTOR", _text)
 PIXELS = _whole(1, MAX_PIXELS, "PIXELS")
 MATCH = Value('"contains"|"exact"', _match)
+POINTS = Value("POINTS", _points, lambda value: f"{value:g}", "0 to 100")
 TITLE = Value("TEXT", str)
 
 
@@ -251,6 +262,12 @@ OPTIONS: tuple[Option, ...] = (
         'teardown="true"',
     ),
     Option(
+        "tolerance", "tolerance", (BASH,), POINTS,
+        "How far percentages and rates in the output may move and still match (by default "
+        "they are ignored), in expected-output checks and in `meshdemo diff`.",
+        'tolerance="2"',
+    ),
+    Option(
         "url", "url", (SCREENSHOT,), URL,
         "The local page to shoot (localhost, 127.0.0.1 or [::1]).",
         'url="http://localhost:50750/namespaces"',
@@ -266,6 +283,12 @@ OPTIONS: tuple[Option, ...] = (
         "wait-for", "wait_for", (SCREENSHOT,), SELECTOR,
         "The shot is taken once an element matches this selector (the data has loaded).",
         'wait-for="table tbody tr"',
+    ),
+    Option(
+        "mask", "mask", (SCREENSHOT,), SELECTOR,
+        "Regions that change on every shot (clocks, live counters): `meshdemo diff` leaves "
+        "out the elements matching this selector.",
+        'mask=".timestamp"',
     ),
     Option(
         "width", "width", (SCREENSHOT,), PIXELS,

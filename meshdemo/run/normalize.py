@@ -5,6 +5,9 @@ Volatile tokens (ages such as ``5m12s``/``3d``, generated pod-name suffixes such
 and timestamps, trailing spaces) become placeholders on both sides before comparing, and runs
 of spaces collapse to one, so column widths that follow the data do not matter.
 
+Percentages and rates (``100.00%``, ``0.5rps``) are ignored too, unless the page declares a
+``tolerance`` (in points) on the step: then they must be within that much of each other.
+
 ``contains`` (the default): every non-blank expected line, normalised, must be found in the
 output in order, either as a whole line or inside one (a substring), each match after the
 previous one, so an example may show a part of a table or drop lines. ``exact``: the
@@ -49,20 +52,64 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
         ),
         "<DUR>",
     ),
-    # percentages and rates move between runs: 100.00% 0.5rps
-    (re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:%|rps)(?!\w)"), "<NUM>"),
 ]
+# percentages and rates move between runs: 100.00% 0.5rps
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(?:%|rps)(?!\w)")
+NUMBER = "<NUM>"
 _SPACES = re.compile(r"[ \t]+")
 
 
-def normalize_line(line: str) -> str:
+@dataclass(frozen=True)
+class _Line:
+    """A normalised line: its text, every percentage or rate as <NUM>, and those numbers."""
+
+    text: str
+    numbers: tuple[float, ...]
+    shown: str  # normalised with its numbers: what a message quotes
+
+
+def _measure(line: str) -> _Line:
     for pattern, replacement in _RULES:
         line = pattern.sub(replacement, line)
-    return _SPACES.sub(" ", line).strip()
+    numbers = tuple(float(match.group(1)) for match in _NUMBER.finditer(line))
+    text = _SPACES.sub(" ", _NUMBER.sub(NUMBER, line)).strip()
+    return _Line(text, numbers, _SPACES.sub(" ", line).strip())
+
+
+def _close(want: tuple[float, ...], got: tuple[float, ...], tolerance: float | None) -> bool:
+    if tolerance is None:
+        return True
+    if len(want) != len(got):
+        return False
+    return all(abs(a - b) <= tolerance for a, b in zip(want, got, strict=True))
+
+
+def _same(want: _Line, got: _Line, tolerance: float | None) -> bool:
+    return want.text == got.text and _close(want.numbers, got.numbers, tolerance)
+
+
+def _inside(want: _Line, got: _Line, tolerance: float | None) -> bool:
+    """Is ``want`` a part of ``got``, its numbers within ``tolerance`` of theirs there?"""
+    start = got.text.find(want.text)
+    while start != -1:
+        before = got.text[:start].count(NUMBER)
+        if _close(want.numbers, got.numbers[before : before + len(want.numbers)], tolerance):
+            return True
+        start = got.text.find(want.text, start + 1)
+    return False
+
+
+def normalize_line(line: str) -> str:
+    return _measure(line).text
 
 
 def normalize(text: str) -> str:
     return "\n".join(normalize_line(line) for line in text.splitlines())
+
+
+def normalize_keeping_numbers(text: str) -> str:
+    """As :func:`normalize`, but percentages and rates as they were: to show what moved."""
+    return "\n".join(_measure(line).shown for line in text.splitlines())
 
 
 @dataclass(frozen=True)
@@ -71,24 +118,37 @@ class Comparison:
     detail: str = ""  # for a mismatch: the first expected line not found
 
 
-def compare(expected: str, actual: str, match: str = "contains") -> Comparison:
-    """Does ``actual`` (a step's output) match ``expected`` (the page's example)?"""
+def _trimmed(text: str) -> list[_Line]:
+    lines = [_measure(line) for line in text.splitlines()]
+    while lines and not lines[0].text:
+        lines.pop(0)
+    while lines and not lines[-1].text:
+        lines.pop()
+    return lines
+
+
+def compare(
+    expected: str, actual: str, match: str = "contains", tolerance: float | None = None
+) -> Comparison:
+    """Does ``actual`` (a step's output) match ``expected`` (the page's example)?
+
+    ``tolerance``: how many points percentages and rates may differ by (None: any).
+    """
     if match == "exact":
-        want = normalize(expected).strip("\n")
-        got = normalize(actual).strip("\n")
-        if want == got:
-            return Comparison(True)
-        for number, (a, b) in enumerate(zip(want.splitlines(), got.splitlines(), strict=False), 1):
-            if a != b:
-                return Comparison(False, f"line {number}: expected {a!r}, got {b!r}")
-        return Comparison(False, "the output has a different number of lines")
-    lines = [normalize_line(line) for line in actual.splitlines()]
+        want, got = _trimmed(expected), _trimmed(actual)
+        for number, (a, b) in enumerate(zip(want, got, strict=False), 1):
+            if not _same(a, b, tolerance):
+                return Comparison(False, f"line {number}: expected {a.shown!r}, got {b.shown!r}")
+        if len(want) != len(got):
+            return Comparison(False, "the output has a different number of lines")
+        return Comparison(True)
+    lines = [_measure(line) for line in actual.splitlines()]
     position = 0
     for raw in expected.splitlines():
-        want = normalize_line(raw)
-        if not want:
+        want = _measure(raw)
+        if not want.text:
             continue
-        while position < len(lines) and want not in lines[position]:
+        while position < len(lines) and not _inside(want, lines[position], tolerance):
             position += 1
         if position == len(lines):
             return Comparison(False, f"expected line not found (in order): {raw.strip()!r}")

@@ -74,6 +74,7 @@ class StepResult:
     attempts: int = 0
     note: str | None = None
     artifact: str | None = None  # screenshots: the image, relative to docs_dir
+    masks: list[list[float]] | None = None  # screenshots: the boxes of the mask's elements
 
     @property
     def ok(self) -> bool:
@@ -347,6 +348,7 @@ class Runner:
             note=result.note,
             run_id=self.run_id,
             artifact=result.artifact,
+            masks=result.masks,
         )
         self.captures[step.id] = capture
         self._write(capture)
@@ -443,7 +445,9 @@ class Runner:
             result.note = f"exit status {run.status}, expected {expected_exit}"
             return result
         if step.expected is not None:
-            comparison = compare(step.expected.text, result.output, step.expected.match)
+            comparison = compare(
+                step.expected.text, result.output, step.expected.match, options.tolerance
+            )
             if not comparison.matched:
                 result.note = (
                     f"output does not match the expected output at {step.page}:"
@@ -465,13 +469,14 @@ class Runner:
             result.note = f"screenshots are not available: {error}"
             return result
         try:
-            take_screenshot(
+            shot = take_screenshot(
                 url=options.url or "",
                 image=image,
                 wait_for=options.wait_for,
                 width=options.width,
                 height=options.height,
                 timeout=options.timeout,
+                mask=options.mask,
             )
         except Exception as error:  # a failed shot fails the step, with the reason
             result.note = f"screenshot failed: {mask(str(error))}"
@@ -480,6 +485,7 @@ class Runner:
             result.status = StepStatus.PASSED
             result.output = f"{options.url} -> {image_rel.as_posix()}"
             result.artifact = image_rel.as_posix()
+            result.masks = [list(box) for box in shot.masks] if options.mask else None
         result.duration = time.monotonic() - begin
         return result
 

@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
 # Only local pages: the guide shoots port-forwarded dashboards, and the viz dashboard itself
 # rejects any other Host header.
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# the viewport boxes of the elements a mask selector finds (the shot is of the viewport)
+_BOXES = """els => els.map(e => { const r = e.getBoundingClientRect();
+  return [r.x, r.y, r.width, r.height]; })"""
 RETRY_DELAY = 0.5  # seconds between connection attempts while a port-forward starts
 
 
@@ -44,6 +47,7 @@ class ScreenshotResult:
     taken_at: str  # ISO 8601, UTC, when the shot was written
     duration: float  # seconds, from launch to the image in place
     attempts: int  # connection attempts it took
+    masks: tuple[tuple[float, float, float, float], ...] = ()  # boxes of `mask`'s elements
 
 
 def check_url(url: str) -> None:
@@ -69,11 +73,14 @@ def take_screenshot(
     width: int = 1280,
     height: int = 800,
     timeout: float = 60,
+    mask: str | None = None,
 ) -> ScreenshotResult:
     """Shoot ``url`` into ``image`` (PNG, ``width`` x ``height``), within ``timeout`` seconds.
 
     Waits for ``wait_for`` to be visible, or, without it, for the network to be idle and the
-    body to hold some text. Raises ScreenshotError on any failure, leaving ``image`` as it was.
+    body to hold some text. ``mask``: a CSS selector whose elements' boxes (x, y, width,
+    height in the image's pixels) are recorded with the shot. Raises ScreenshotError on any
+    failure, leaving ``image`` as it was.
     """
     check_url(url)
     executable = chromium_path()
@@ -101,6 +108,7 @@ def take_screenshot(
     os.close(fd)
     tmp = Path(tmp_name)
     attempts = 0
+    boxes: list[list[float]] = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -146,6 +154,8 @@ def take_screenshot(
                         f"gave up waiting for {what} on {url} after {timeout:g} s"
                     ) from error
                 stage = "taking the shot"
+                if mask:
+                    boxes = page.eval_on_selector_all(mask, _BOXES)
                 page.screenshot(
                     path=str(tmp), type="png", animations="disabled", timeout=remaining_ms()
                 )
@@ -169,4 +179,5 @@ def take_screenshot(
         taken_at=datetime.now(UTC).isoformat(timespec="seconds"),
         duration=time.monotonic() - began,
         attempts=attempts,
+        masks=tuple(tuple(round(v, 1) for v in box) for box in boxes),  # type: ignore[misc]
     )
