@@ -26,13 +26,14 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _speed(text: str) -> float:
+def _at_least_0(text: str) -> float:
+    """A number, 0 or more (a speed, a threshold)."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: a number, 0 or more (2: twice as fast)")
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number, 0 or more")
     return value
 
 
@@ -98,13 +99,52 @@ def build_parser() -> argparse.ArgumentParser:
     pace = replay.add_mutually_exclusive_group()
     pace.add_argument(
         "--speed",
-        type=_speed,
+        type=_at_least_0,
         default=1.0,
         metavar="X",
         help="X times the recorded pace (default 1: real time; 0: no waiting)",
     )
     pace.add_argument("--step", action="store_true", help="advance one step per Enter")
     replay.set_defaults(handler="meshdemo.commands.replay:main")
+
+    diff = commands.add_parser(
+        "diff",
+        help="what drifted between two recorded runs: outputs, statuses, durations, screenshots",
+        description="Compare two recorded runs step by step: normalised output (the rules of "
+        "expected-output checks), status, duration, screenshots (pixels, masks left out). "
+        "OLD and NEW: a run id (or its start) from the history, `docs` (the captures the pages "
+        "show) or git:REV (the captures committed there); default: the last two kept runs, or "
+        "OLD against the last one. Exit 0: nothing drifted; 1: something did; 2: bad input.",
+    )
+    _add_config(diff)
+    diff.add_argument("old", nargs="?", metavar="OLD", help="the earlier run")
+    diff.add_argument("new", nargs="?", metavar="NEW", help="the later run (default: the last)")
+    diff.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="markdown: for CI summaries"
+    )
+    diff.add_argument(
+        "--seconds",
+        type=_at_least_0,
+        default=5.0,
+        metavar="S",
+        help="a duration drifts when it changed by more than S seconds (default 5) ...",
+    )
+    diff.add_argument(
+        "--ratio",
+        type=_at_least_0,
+        default=0.5,
+        metavar="R",
+        help="... and by more than R times the old duration (default 0.5)",
+    )
+    diff.add_argument(
+        "--pixels",
+        type=_at_least_0,
+        default=0.01,
+        metavar="SHARE",
+        help="a screenshot drifts when more than SHARE of its unmasked pixels changed "
+        "(default 0.01: 1%%)",
+    )
+    diff.set_defaults(handler="meshdemo.commands.diff:main")
     return parser
 
 

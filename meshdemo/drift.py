@@ -1,0 +1,182 @@
+"""Drift between two recorded runs: what changed, step by step, beyond what always varies.
+
+A step *drifted* when, between the old run and the new one:
+
+* its **output** changed once normalised (:mod:`meshdemo.run.normalize`, the rules the
+  expected-output checks use: pod hashes, ages, IPs, durations and timestamps never count;
+  percentages and rates count only beyond the ``tolerance`` its page declares);
+* its **status** changed (passed → failed, ran → not run...);
+* its **duration** changed by more than ``seconds`` *and* by more than ``ratio`` of the old one;
+* its **screenshot** changed: more than ``pixels`` of the image differ, not counting the
+  regions the page masks (``mask="selector"``: their boxes are recorded when the shot is taken).
+
+Steps only one of the runs has are listed, not counted as drift (a run of one page against a
+run of the whole guide).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from meshdemo.captures import Capture
+from meshdemo.history import RecordedRun
+from meshdemo.model import Project
+from meshdemo.run.normalize import compare, normalize_keeping_numbers
+from meshdemo.status import StepStatus
+
+MAX_DIFF_LINES = 40  # lines of an output's diff kept in the report
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    seconds: float = 5.0  # a duration change this small is noise...
+    ratio: float = 0.5  # ...and so is one within this share of the old duration
+    pixels: float = 0.01  # share of the compared pixels that may differ
+    channel: int = 24  # a pixel differs when a colour channel moved more than this (0-255)
+
+
+class Change(StrEnum):
+    OUTPUT = "output"
+    STATUS = "status"
+    DURATION = "duration"
+    SCREENSHOT = "screenshot"
+
+
+@dataclass
+class StepDrift:
+    """One step as both runs saw it."""
+
+    id: str
+    page: str
+    line: int
+    old_status: str
+    new_status: str
+    old_duration: float | None = None
+    new_duration: float | None = None
+    changes: list[Change] = field(default_factory=list)
+    output_diff: list[str] = field(default_factory=list)  # unified diff, normalised
+    pixel_share: float | None = None  # screenshots: the share of pixels that differ
+    side_by_side: Path | None = None  # screenshots: old | new | difference, when drifted
+    note: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.changes)
+
+
+@dataclass
+class DriftReport:
+    old: RecordedRun
+    new: RecordedRun
+    steps: list[StepDrift]
+    only_old: list[str] = field(default_factory=list)
+    only_new: list[str] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[StepDrift]:
+        return [step for step in self.steps if step.drifted]
+
+
+def _ran(entry: dict, capture: Capture | None) -> float | None:
+    if capture is not None:
+        return float(capture.duration)
+    status = entry.get("status")
+    if status in (StepStatus.SKIPPED, StepStatus.NOT_RUN, None):
+        return None
+    return float(entry.get("duration") or 0.0)
+
+
+def output_drift(old: str, new: str, tolerance: float | None) -> list[str]:
+    """The normalised outputs' differences as a unified diff; [] when they agree."""
+    if compare(old, new, "exact", tolerance).matched:
+        return []
+    before = normalize_keeping_numbers(old).strip("\n").splitlines()
+    after = normalize_keeping_numbers(new).strip("\n").splitlines()
+    lines = list(difflib.unified_diff(before, after, "old", "new", n=1, lineterm=""))[2:]
+    if len(lines) > MAX_DIFF_LINES:
+        more = len(lines) - MAX_DIFF_LINES
+        lines = [*lines[:MAX_DIFF_LINES], f"... ({more} more lines)"]
+    return lines or ["(the percentages moved beyond the tolerance)"]
+
+
+def duration_drift(old: float, new: float, thresholds: Thresholds) -> bool:
+    change = abs(new - old)
+    return change > thresholds.seconds and change > thresholds.ratio * old
+
+
+def compare_runs(
+    old: RecordedRun,
+    new: RecordedRun,
+    project: Project | None = None,
+    thresholds: Thresholds | None = None,
+    images: Path | None = None,
+) -> DriftReport:
+    """Compare ``new`` with ``old``; side-by-side images of drifted shots go into ``images``."""
+    thresholds = thresholds or Thresholds()
+    tolerances = {s.id: s.options.tolerance for s in project.steps} if project else {}
+    old_entries = {str(e["id"]): e for e in old.record.steps if e.get("id")}
+    new_entries = [e for e in new.record.steps if e.get("id")]
+    old_captures, new_captures = old.captures(), new.captures()
+    report = DriftReport(old, new, [])
+    report.only_old = [i for i in old_entries if i not in {str(e["id"]) for e in new_entries}]
+    for entry in new_entries:
+        step_id = str(entry["id"])
+        before = old_entries.get(step_id)
+        if before is None:
+            report.only_new.append(step_id)
+            continue
+        was, now = old_captures.get(step_id), new_captures.get(step_id)
+        step = StepDrift(
+            id=step_id,
+            page=str(entry.get("page") or "?"),
+            line=int(entry.get("line") or 0),
+            old_status=str(before.get("status")),
+            new_status=str(entry.get("status")),
+            old_duration=_ran(before, was),
+            new_duration=_ran(entry, now),
+        )
+        if step.old_status != step.new_status:
+            step.changes.append(Change.STATUS)
+        timed = step.old_duration is not None and step.new_duration is not None
+        if timed and duration_drift(step.old_duration, step.new_duration, thresholds):  # type: ignore[arg-type]
+            step.changes.append(Change.DURATION)
+        if was is not None and now is not None:
+            if now.kind == "screenshot":
+                _compare_shots(step, old, was, new, now, thresholds, images)
+            else:
+                step.output_diff = output_drift(was.output, now.output, tolerances.get(step_id))
+                if step.output_diff:
+                    step.changes.append(Change.OUTPUT)
+        report.steps.append(step)
+    return report
+
+
+def _compare_shots(
+    step: StepDrift,
+    old: RecordedRun,
+    was: Capture,
+    new: RecordedRun,
+    now: Capture,
+    thresholds: Thresholds,
+    images: Path | None,
+) -> None:
+    from meshdemo.pixels import ImageDifference, difference, side_by_side
+
+    before, after = old.image(was), new.image(now)
+    if before is None or after is None:
+        step.note = f"no screenshot image in the {'old' if before is None else 'new'} run"
+        return
+    masks = [*(was.masks or []), *(now.masks or [])]
+    found: ImageDifference = difference(before, after, masks, channel=thresholds.channel)
+    step.pixel_share = found.share
+    if found.share > thresholds.pixels:
+        step.changes.append(Change.SCREENSHOT)
+        if images is not None:
+            step.side_by_side = side_by_side(before, after, found, images / f"{step.id}.png")

@@ -1,0 +1,182 @@
+"""``meshdemo diff`` on real runs of a small guide: real bash, a real page shot in Chromium.
+
+Run 1 and run 2 differ in one step's output, one step's duration and the served page a
+screenshot shows; they also differ in what normalisation removes (a random pod suffix, a
+timestamp), in a percentage within the page's tolerance and in a masked clock on the page.
+The diff must name exactly the three, and exit 1. Run 3 repeats run 2: nothing drifts, exit 0.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from meshdemo.drift import Change, Thresholds, output_drift
+from meshdemo.pixels import difference
+
+FIXTURE = Path(__file__).parent / "fixtures" / "drift"
+BLOCK = {"before": "rgb(20, 160, 60)", "after": "rgb(200, 30, 40)"}
+
+
+class _Dashboard(http.server.BaseHTTPRequestHandler):
+    """A page with a block whose colour the test changes, and a clock that always changes."""
+
+    colour = BLOCK["before"]
+
+    def do_GET(self) -> None:
+        now = datetime.now(UTC).strftime("%H:%M:%S.%f")
+        body = f"""<!doctype html><html><head><style>
+body {{ margin: 0; font: 20px sans-serif; background: white; }}
+#block {{ position: absolute; left: 20px; top: 20px; width: 200px; height: 150px;
+          background: {self.colour}; }}
+#clock {{ position: absolute; left: 240px; top: 20px; }}
+</style></head><body><h1 id="ready" style="position:absolute;top:200px;left:20px">Books</h1>
+<div id="block"></div><div id="clock">{now}</div></body></html>""".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def dashboard() -> Iterator[type[_Dashboard]]:
+    handler = type("Dashboard", (_Dashboard,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    handler.port = server.server_address[1]  # type: ignore[attr-defined]
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def guide(tmp_path: Path, dashboard: type[_Dashboard]) -> Path:
+    target = tmp_path / "guide"
+    shutil.copytree(FIXTURE, target)
+    page = target / "docs" / "steps.md"
+    page.write_text(page.read_text().replace("PORT", str(dashboard.port)))  # type: ignore[attr-defined]
+    return target
+
+
+def meshdemo(guide: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshdemo", *args],
+        cwd=guide,
+        env={**os.environ, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_guide(guide: Path, chromium: str, **env: str) -> None:
+    done = meshdemo(guide, "run", MESHDEMO_CHROMIUM=chromium, **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def drifted_steps(markdown: str) -> list[str]:
+    """The step ids in the drift table of a markdown report."""
+    return [line.split("`")[1] for line in markdown.splitlines() if line.startswith("| `")]
+
+
+def test_diff_names_exactly_what_drifted(
+    guide: Path, dashboard: type[_Dashboard], chromium_path: str
+) -> None:
+    run_guide(guide, chromium_path)
+    git = ["git", "-C", str(guide), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "docs"], check=True)
+    subprocess.run([*git, "commit", "-qm", "the first run"], check=True)
+    first = json.loads((guide / "docs" / "captures" / "run.json").read_text())["run_id"]
+
+    dashboard.colour = BLOCK["after"]
+    # 8 s more: beyond the default threshold (5 s and half the old time) by more than a
+    # loaded machine's jitter in starting Chromium for the screenshot step
+    changed = {"DRIFT_VERSION": "v2", "DRIFT_SLEEP": "8", "DRIFT_RATE": "98.9"}
+    run_guide(guide, chromium_path, **changed)
+
+    done = meshdemo(guide, "diff")
+    assert done.returncode == 1, done.stdout + done.stderr
+    text = done.stdout
+    assert "3 of 6 steps drifted" in text, text
+    assert "-server version: v1" in text and "+server version: v2" in text
+    assert "books-" not in text  # the pod line: its suffix and timestamp are not drift
+    for quiet in ("pods", "rate", "server"):
+        assert quiet in text  # listed, as unchanged
+    shot = guide / ".meshdemo" / "diff"
+    [side_by_side] = list(shot.glob("*/shot.png"))
+    with Image.open(side_by_side) as image:
+        assert image.width > 3 * 400  # old | new | changes
+
+    report = meshdemo(guide, "diff", "--format", "markdown")
+    assert report.returncode == 1
+    assert drifted_steps(report.stdout) == ["version", "wait", "shot"]
+    assert "| `version` | steps.md:" in report.stdout and "| output |" in report.stdout
+    assert "```diff" in report.stdout
+
+    # the same report against the captures committed after the first run
+    committed = meshdemo(guide, "diff", "git:HEAD", "--format", "markdown")
+    assert committed.returncode == 1, committed.stderr
+    assert drifted_steps(committed.stdout) == ["version", "wait", "shot"]
+    assert "(git:HEAD)" in committed.stdout
+    by_id = meshdemo(guide, "diff", first[:18], "--format", "markdown")
+    assert drifted_steps(by_id.stdout) == ["version", "wait", "shot"]
+
+    run_guide(guide, chromium_path, **changed)
+    same = meshdemo(guide, "diff")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "0 of 6 steps drifted" in same.stdout
+    quiet = meshdemo(guide, "diff", "--format", "markdown")
+    assert quiet.returncode == 0 and drifted_steps(quiet.stdout) == []
+
+
+def test_bad_references_exit_2(guide: Path) -> None:
+    none = meshdemo(guide, "diff")
+    assert none.returncode == 2 and "0 run kept: a diff needs two" in none.stderr
+    unknown = meshdemo(guide, "diff", "nope", "docs")
+    assert unknown.returncode == 2 and "no kept run 'nope'" in unknown.stderr
+    not_git = meshdemo(guide, "diff", "git:HEAD")
+    assert not_git.returncode == 2 and "git:HEAD" in not_git.stderr
+
+
+def test_output_drift_is_the_normalised_difference() -> None:
+    assert output_drift("ok 100.00%\n", "ok 99.00%\n", 2) == []
+    assert output_drift("ok 100.00%\n", "ok 60.00%\n", 2) == [
+        "@@ -1 +1 @@",
+        "-ok 100.00%",
+        "+ok 60.00%",
+    ]
+    pods = "books-5d8f9c7b6d-x2x9q 2/2 Running 3m12s 10.244.0.7"
+    assert output_drift(pods, "books-7c9d4b8f6-kq2zt 2/2 Running 15s 10.244.0.9", None) == []
+
+
+def test_masked_regions_do_not_count(tmp_path: Path) -> None:
+    before, after = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (100, 100), "white").save(before)
+    changed = Image.new("RGB", (100, 100), "white")
+    changed.paste(Image.new("RGB", (20, 10), "black"), (10, 10))  # 2 % of the pixels
+    changed.save(after)
+    assert difference(before, after).share == pytest.approx(0.02)
+    assert difference(before, after, [[5, 5, 30, 20]]).share == 0.0
+    assert difference(before, after, [[10, 10, 10, 10]]).share == pytest.approx(100 / 9900)
+    Image.new("RGB", (100, 90), "white").save(after)
+    assert difference(before, after).share == 1.0
+    assert Thresholds().pixels < 0.02 and Change.SCREENSHOT == "screenshot"
