@@ -488,6 +488,33 @@ def test_verification_blocks_cannot_skip_in_the_live_leg():
     assert junit in step_named(LIVE, "Upload captures, screenshots")["with"]["path"].split()
 
 
+def test_the_drift_since_the_last_verified_run_goes_into_the_job_summary(tmp_path: Path):
+    names = [str(step.get("name", "")) for _, step in steps(LIVE)]
+    drift = step_named(LIVE, "Drift since the last verified run")
+    assert names.index(drift["name"]) == names.index("Run the whole guide") + 1
+    assert drift["if"] == "always()"
+    [call] = [c for c in simple_commands(drift["run"]) if c[0].endswith("bin/meshdemo")]
+    assert call[1:] == ["diff", "--format", "markdown", "git:HEAD"]
+    # drift (exit 1) is reported, never fails the job; no report (2) is a warning
+    fake = tmp_path / ".venv" / "bin" / "meshdemo"
+    fake.parent.mkdir(parents=True)
+    for status, warned in ((0, False), (1, False), (2, True)):
+        fake.write_text(f"#!/bin/sh\necho '### drift {status}'\nexit {status}\n")
+        fake.chmod(0o755)
+        summary = tmp_path / f"summary-{status}.md"
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", drift["run"]],
+            cwd=tmp_path,
+            env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert summary.read_text() == f"### drift {status}\n"
+        assert ("::warning title=drift report::" in done.stdout) is warned
+
+
 def test_every_job_with_a_browser_names_one_the_runner_image_has():
     for path in (LIVE, CHECKS):
         for name, job in jobs(path).items():
