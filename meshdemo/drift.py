@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from meshdemo.captures import Capture
-from meshdemo.history import RecordedRun
+from meshdemo.history import History, RecordedRun
 from meshdemo.model import Project
 from meshdemo.run.normalize import compare, normalize_keeping_numbers
 from meshdemo.status import StepStatus
@@ -156,6 +156,44 @@ def compare_runs(
                     step.changes.append(Change.OUTPUT)
         report.steps.append(step)
     return report
+
+
+@dataclass(frozen=True)
+class OutputChange:
+    """A step whose output differs from what the same step printed in an earlier run."""
+
+    before: Capture  # the step's capture in the latest earlier kept run that has one
+    diff: list[str]
+
+
+class EarlierOutputs:
+    """The kept runs, to tell whether a shown capture changed since the run before it.
+
+    Each run's captures are read once, when first needed (a site build asks for every step).
+    """
+
+    def __init__(self, history: History):
+        self.runs = history.runs()  # oldest first
+        self._captures: dict[str, dict[str, Capture]] = {}
+
+    def _of(self, run: RecordedRun) -> dict[str, Capture]:
+        if run.run_id not in self._captures:
+            self._captures[run.run_id] = run.captures()
+        return self._captures[run.run_id]
+
+    def change(self, capture: Capture, tolerance: float | None = None) -> OutputChange | None:
+        """How ``capture``'s output differs from the step's in the latest run before its own."""
+        if capture.kind == "screenshot":
+            return None
+        for run in reversed(self.runs):
+            if run.run_id == capture.run_id or run.record.started_at >= capture.started_at:
+                continue
+            before = self._of(run).get(capture.id)
+            if before is None:
+                continue
+            diff = output_drift(before.output, capture.output, tolerance)
+            return OutputChange(before, diff) if diff else None
+        return None
 
 
 def _compare_shots(

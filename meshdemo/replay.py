@@ -185,3 +185,53 @@ class ReplayProgress:
         if not progress.pid or _start_ticks(progress.pid) != progress.pid_start:
             return None  # its replay is gone (killed before it could clear the file)
         return progress
+
+
+class ReplayView:
+    """What a served page shows of a running replay: the replayed run's outputs so far.
+
+    A step of the replay is *played* (its output was shown: the page shows the replayed
+    capture), *current* (being typed or waited for) or *pending* (not reached yet); a step
+    the replay does not include is none of these, and the page shows it as usual.
+    """
+
+    def __init__(self, progress: ReplayProgress, run: RecordedRun):
+        self.progress = progress
+        self.run = run
+        self._captures = run.captures()
+        self._pages = {str(e.get("id")): str(e.get("page")) for e in run.record.steps}
+
+    @classmethod
+    def active(cls, run_dir: Path) -> ReplayView | None:
+        """The replay running now for the project whose run directory is ``run_dir``."""
+        from meshdemo.history import read_run
+
+        progress = ReplayProgress.read(run_dir)
+        if progress is None:
+            return None
+        try:
+            return cls(progress, read_run(Path(progress.run_root)))
+        except MeshdemoError:
+            return None
+
+    def state(self, step_id: str) -> str | None:
+        if step_id in self.progress.played:
+            return "played"
+        if step_id == self.progress.current:
+            return "current"
+        return "pending" if step_id in self.progress.steps else None
+
+    def capture(self, step_id: str) -> Capture | None:
+        """The replayed capture of a played step (None before it is played, or never taken)."""
+        return self._captures.get(step_id) if self.state(step_id) == "played" else None
+
+    @property
+    def current_page(self) -> str | None:
+        """The page of the step being replayed (or of the last one played)."""
+        step = self.progress.current or (self.progress.played or [None])[-1]
+        return self._pages.get(step) if step else None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(steps played, steps in the replay)."""
+        return len(self.progress.played), len(self.progress.steps)

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from meshdemo.drift import Change, Thresholds, output_drift
+from meshdemo.captures import Capture, RunRecord
+from meshdemo.drift import Change, EarlierOutputs, Thresholds, output_drift
+from meshdemo.history import History
 from meshdemo.pixels import difference
 
 FIXTURE = Path(__file__).parent / "fixtures" / "drift"
@@ -180,3 +182,43 @@ def test_masked_regions_do_not_count(tmp_path: Path) -> None:
     Image.new("RGB", (100, 90), "white").save(after)
     assert difference(before, after).share == 1.0
     assert Thresholds().pixels < 0.02 and Change.SCREENSHOT == "screenshot"
+
+
+def _kept(history: History, run_id: str, started: str, outputs: dict[str, str]) -> None:
+    captures = [
+        Capture(
+            id=step_id,
+            kind="bash",
+            page="p.md",
+            line=1,
+            command="c",
+            command_hash="h",
+            status="passed",
+            exit_status=0,
+            started_at=started,
+            duration=0.1,
+            output=output,
+            run_id=run_id,
+        )
+        for step_id, output in outputs.items()
+    ]
+    steps = [{"id": c.id, "page": "p.md", "line": 1, "status": "passed"} for c in captures]
+    history.keep(RunRecord(run_id, started, steps=steps), captures, Path("."))
+
+
+def test_a_shown_output_is_compared_with_the_latest_earlier_run_that_has_the_step(
+    tmp_path: Path,
+) -> None:
+    history = History(tmp_path / "history")
+    _kept(history, "r1", "2026-01-01T10:00:00.000+00:00", {"x": "a 1s\n", "y": "old\n"})
+    _kept(history, "r2", "2026-01-02T10:00:00.000+00:00", {"x": "a 2s\n"})  # a partial run
+    _kept(history, "r3", "2026-01-03T10:00:00.000+00:00", {"x": "b\n", "y": "new\n"})
+    earlier = EarlierOutputs(history)
+    [r1, r2, r3] = history.runs()
+    assert earlier.change(r2.captures()["x"]) is None  # only a duration moved: no change
+    changed = earlier.change(r3.captures()["x"])
+    assert changed is not None and changed.before.run_id == "r2"
+    assert changed.diff == ["@@ -1 +1 @@", "-a <DUR>", "+b"]
+    y = earlier.change(r3.captures()["y"])
+    assert y is not None and y.before.run_id == "r1"  # r2 did not run it
+    assert earlier.change(r1.captures()["x"]) is None  # nothing before the first run

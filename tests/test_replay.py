@@ -22,7 +22,7 @@ from meshdemo.commands.replay import Player
 from meshdemo.errors import MeshdemoError
 from meshdemo.guide.pages import load_project
 from meshdemo.history import History, read_run
-from meshdemo.replay import MAX_GAP, ReplayProgress, plan
+from meshdemo.replay import MAX_GAP, ReplayProgress, ReplayView, plan
 from meshdemo.run.processes import processes
 from meshdemo.status import StepStatus
 
@@ -318,3 +318,33 @@ def test_plan_narrows_like_run_and_refuses_unknown_pages(tmp_path: Path, guide: 
     with pytest.raises(MeshdemoError, match="comes after"):
         plan(kept, project, from_id="count", to_id="greet")
     assert read_run(guide / "docs").run_id == kept.run_id
+
+
+def test_a_served_page_sees_the_replay_as_far_as_it_got(tmp_path: Path) -> None:
+    captures = [
+        _capture("first", "2026-01-01T10:00:00.000+00:00", 1.0, "one\n"),
+        _capture("second", "2026-01-01T10:00:01.000+00:00", 1.0, "two\n"),
+    ]
+    steps = [{"id": c.id, "page": "p.md", "line": 1, "status": "passed"} for c in captures]
+    steps.append({"id": "third", "page": "q.md", "line": 1, "status": "not-run"})
+    kept = History(tmp_path / "h").keep(RunRecord("r1", "x", steps=steps), captures, tmp_path)
+    assert kept is not None
+    run_dir = tmp_path / ".meshdemo"
+    assert ReplayView.active(run_dir) is None  # no replay running
+    ReplayProgress(
+        "r1", str(kept.root), "x", ["first", "second", "third"], played=["first"], current="second"
+    ).write(run_dir)
+    view = ReplayView.active(run_dir)
+    assert view is not None
+    assert [view.state(s) for s in ("first", "second", "third", "other")] == [
+        "played",
+        "current",
+        "pending",
+        None,
+    ]
+    played = view.capture("first")
+    assert played is not None and played.output == "one\n"
+    assert view.capture("second") is None  # its output has not appeared yet
+    assert view.current_page == "p.md" and view.position == (1, 3)
+    ReplayProgress.clear(run_dir)
+    assert ReplayView.active(run_dir) is None
