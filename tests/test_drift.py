@@ -222,3 +222,15 @@ def test_a_shown_output_is_compared_with_the_latest_earlier_run_that_has_the_ste
     y = earlier.change(r3.captures()["y"])
     assert y is not None and y.before.run_id == "r1"  # r2 did not run it
     assert earlier.change(r1.captures()["x"]) is None  # nothing before the first run
+
+
+def test_only_the_newest_side_by_side_folders_are_kept(tmp_path: Path) -> None:
+    from meshdemo.commands.diff import KEEP_DIFFS, _prune
+
+    for number in range(KEEP_DIFFS + 2):
+        folder = tmp_path / f"run{number:02d}..next"
+        folder.mkdir()
+        os.utime(folder, (1_000_000 + number, 1_000_000 + number))
+    _prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "run02..next"
+    assert len(list(tmp_path.iterdir())) == KEEP_DIFFS

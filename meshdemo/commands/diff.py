@@ -12,6 +12,7 @@ Exit status, like ``diff``: 0 nothing drifted, 1 something did, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,16 @@ from meshdemo.report import duration
 from meshdemo.site.blocks import when
 
 DIFF_DIR = "diff"  # under .meshdemo/: the side-by-side images of drifted screenshots
+KEEP_DIFFS = 10  # folders of side-by-side images kept there, the newest
+
+
+def _prune(folder: Path, keep: int = KEEP_DIFFS) -> None:
+    """Only the newest comparisons' images stay: each diff of two new runs makes a folder."""
+    if not folder.is_dir():
+        return
+    found = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in found[: max(0, len(found) - keep)]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _runs(
@@ -163,6 +174,7 @@ def main(args: argparse.Namespace) -> int:
         old, new = _runs(project, args.old, args.new, Path(scratch))
         images = project.run_dir / DIFF_DIR / f"{old.run_id}..{new.run_id}"
         report = compare_runs(old, new, project, thresholds, images)
+    _prune(images.parent)
     if args.format == "markdown":
         print(markdown(report), end="")
     else:
