@@ -15,6 +15,10 @@ def on_files(files, config):
     return mkdocs_hook.on_files(files, config)
 
 
+def on_serve(server, config, builder):
+    return mkdocs_hook.on_serve(server, config, builder)
+
+
 def on_pre_build(config):
     mkdocs_hook.on_pre_build(config)
 

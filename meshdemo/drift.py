@@ -22,12 +22,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from meshdemo.captures import Capture
-from meshdemo.history import History, RecordedRun
+from meshdemo.history import HISTORY_DIR, History, RecordedRun
 from meshdemo.model import Project
 from meshdemo.run.normalize import compare, normalize_keeping_numbers
 from meshdemo.status import StepStatus
 
 MAX_DIFF_LINES = 40  # lines of an output's diff kept in the report
+_EARLIER: dict[Path, tuple[tuple[tuple[str, int], ...], EarlierOutputs]] = {}
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,19 @@ class EarlierOutputs:
     def __init__(self, history: History):
         self.runs = history.runs()  # oldest first
         self._captures: dict[str, dict[str, Capture]] = {}
+
+    @classmethod
+    def of(cls, run_dir: Path) -> EarlierOutputs | None:
+        """The kept runs under ``run_dir``, read again only when the history changed."""
+        folder = Path(run_dir) / HISTORY_DIR
+        try:
+            state = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()))
+        except OSError:
+            return None
+        cached = _EARLIER.get(folder)
+        if cached is None or cached[0] != state:
+            cached = _EARLIER[folder] = (state, cls(History(folder)))
+        return cached[1]
 
     def _of(self, run: RecordedRun) -> dict[str, Capture]:
         if run.run_id not in self._captures:

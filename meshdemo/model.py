@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 DEFAULT_TIMEOUT = 300.0
+RUN_DIR = ".meshdemo"  # beside mkdocs.yml: the private state of runs (kubeconfig, history)
 DEFAULT_RETRY_DELAY = 5.0
 
 
@@ -116,4 +117,4 @@ class Project:
     @property
     def run_dir(self) -> Path:
         """Private, untracked state of runs: the isolated kubeconfig, step files, logs."""
-        return self.root / ".meshdemo"
+        return self.root / RUN_DIR

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from meshdemo.captures import Capture, RunRecord
-from meshdemo.model import ExpectedOutput, Step
+from meshdemo.drift import OutputChange
+from meshdemo.history import CAPTURES, HISTORY_DIR
+from meshdemo.model import RUN_DIR, ExpectedOutput, Step
 from meshdemo.site import ansi
 from meshdemo.status import StepStatus
 
@@ -83,6 +85,8 @@ class StepView:
     step: Step
     capture: Capture | None
     stale: bool = False
+    changed: OutputChange | None = None  # the output differs from the run before
+    replay: str | None = None  # in a running replay: "played", "current" or "pending"
 
     @property
     def status(self) -> StepStatus | None:
@@ -106,11 +110,17 @@ class PageSummary:
     skipped: int = 0  # captured as skipped (skip-if, provision on an existing cluster)
     latest: str | None = None  # started_at of the newest capture of the page
     missing_ids: list[str] = field(default_factory=list)
+    changed: int = 0  # outputs that changed since the run before
+    since: str | None = None  # started_at of the oldest of those earlier outputs
 
     def count(self, view: StepView) -> None:
         if view.step.options.skip is not None:
             return
         self.steps += 1
+        if view.changed is not None:
+            self.changed += 1
+            before = view.changed.before.started_at
+            self.since = before if self.since is None else min(self.since, before)
         capture = view.capture
         if capture is None:
             self.missing += 1
@@ -210,18 +220,54 @@ def _output(text: str, *, tail_first: bool, capture_file: str) -> str:
     )
 
 
+def _replay_block(view: StepView) -> str:
+    """A step a running replay has not shown yet: being replayed now, or still to come."""
+    now = view.replay == "current"
+    verdict = "▶ replaying now" if now else "waiting for the replay"
+    return (
+        f'<div class="meshdemo-run meshdemo-run--replay{" meshdemo-run--current" if now else ""}"'
+        f' id="{_anchor(view.step.id)}" {NO_SEARCH}><p class="meshdemo-status">'
+        f'<span class="meshdemo-verdict">{verdict}</span></p></div>'
+    )
+
+
+def _anchor(step_id: str) -> str:
+    return f"run-{html.escape(step_id, quote=True)}"
+
+
+def _changed(view: StepView) -> str:
+    """What the output was in the run before, one click away."""
+    change = view.changed
+    if change is None:
+        return ""
+    before = change.before
+    kept = f"{RUN_DIR}/{HISTORY_DIR}/{before.run_id}/{CAPTURES}/{before.id}.json"
+    return (
+        '<details class="meshdemo-fold meshdemo-drift">'
+        f"<summary>Changed since {_text(when(before.started_at))}: the output then</summary>"
+        f"{_output(before.output, tail_first=False, capture_file=kept)}</details>"
+    )
+
+
 def step_block(view: StepView) -> str:
     """The HTML shown under a bash or python step: nothing at all when it has no capture."""
+    if view.replay in ("current", "pending"):
+        return _replay_block(view)
     capture = view.capture
     if capture is None:
         return ""
     status = view.status
     kind, verdict = _VERDICT.get(status, ("skipped", _text(str(capture.status))))  # type: ignore[arg-type]
     facts = " · ".join(_facts(view))
+    if view.changed is not None:
+        facts += f" · changed since {_text(when(view.changed.before.started_at))}"
+    if view.replay == "played":
+        facts += " · replayed"
     # no <div> inside the block: Material's search index would stop leaving the block out at
     # the first nested </div>
+    changed = " meshdemo-status--changed" if view.changed is not None else ""
     status_line = (
-        f'<p class="meshdemo-status"><span class="meshdemo-verdict">{verdict}</span>'
+        f'<p class="meshdemo-status{changed}"><span class="meshdemo-verdict">{verdict}</span>'
         f"{f' · {facts}' if facts else ''}</p>"
     )
     stale = ""
@@ -242,7 +288,10 @@ def step_block(view: StepView) -> str:
             capture_file=f"captures/{capture.id}.json",
         )
     classes = f"meshdemo-run meshdemo-run--{kind}" + (" meshdemo-run--stale" if view.stale else "")
-    return f'<div class="{classes}" {NO_SEARCH}>{status_line}{stale}{body}</div>'
+    return (
+        f'<div class="{classes}" id="{_anchor(view.step.id)}" {NO_SEARCH}>'
+        f"{status_line}{stale}{body}{_changed(view)}</div>"
+    )
 
 
 def expected_block(expected: ExpectedOutput) -> str:
@@ -320,6 +369,8 @@ def banner(summary: PageSummary, run: RunRecord | None) -> str:
     ):
         if number:
             counts.append(f"{number} {word}")
+    if summary.changed:
+        counts.append(f"{summary.changed} changed since the run of {when(summary.since)}")
     clean = not (summary.failed or summary.stale or summary.missing)
     verified = "Verified" if clean else "Partly verified"
     title = _text(f"{verified} on {when(summary.latest)}{_tools(run)}")
@@ -328,4 +379,36 @@ def banner(summary: PageSummary, run: RunRecord | None) -> str:
         f'<div class="meshdemo-banner meshdemo-banner--{kind}" {NO_SEARCH}>'
         f'<p class="meshdemo-banner__title">{title}</p>'
         f"<p>{_text('; '.join(counts))}.</p></div>"
+    )
+
+
+# -- a replay, followed by the served site -----------------------------------------------------
+
+# Sends the reader to the step being replayed: to its page when it is another one (the page is
+# reloaded by `mkdocs serve` at each step of the replay), else to the step itself.
+_FOLLOW = """<script>(() => { const go = () => {
+const link = document.querySelector("a.meshdemo-replay-follow"); if (!link) return;
+if (link.pathname !== location.pathname) { location.replace(link.href); return; }
+const step = link.hash && document.getElementById(link.hash.slice(1));
+if (step) step.scrollIntoView({ block: "center" }); };
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", go);
+else go(); })();</script>"""
+
+
+def replay_banner(started_at: str, played: int, total: int) -> str:
+    """Above a page while a replay runs: it is a replay, of which run, and how far it got."""
+    return (
+        f'<div class="meshdemo-banner meshdemo-banner--replay" {NO_SEARCH}>'
+        f'<p class="meshdemo-banner__title">▶ Replay of the run of {_text(when(started_at))}: '
+        "nothing is being executed</p>"
+        f"<p>{played} of {total} steps replayed; the outputs are those that run printed.</p>"
+        f"{_FOLLOW}</div>"
+    )
+
+
+def follow_line(target: str, step_id: str) -> str:
+    """The Markdown link to the step being replayed (the engine rewrites it for the page)."""
+    return (
+        f"[Now replaying: {_markdown_text(step_id)}]({target}#{_anchor(step_id)})"
+        "{ .meshdemo-replay-follow }"
     )

@@ -33,6 +33,7 @@ from markdown.preprocessors import Preprocessor
 
 from meshdemo.captures import CaptureStore
 from meshdemo.errors import ParseError, display_path
+from meshdemo.model import RUN_DIR
 from meshdemo.site.page import MARKER_PREFIX, Finding, PlacedPage, place_blocks
 
 # MkDocs counts WARNINGs of "mkdocs.*" loggers: `mkdocs build --strict` fails on a stale capture.
@@ -123,7 +124,9 @@ class ReadSteps(Preprocessor):
         where = locate(self.md, self.options)
         store = CaptureStore(captures_dir(where, self.options))
         try:
-            placed = place_blocks(rendered, where.page or "page.md", store, where.docs_dir)
+            placed = place_blocks(
+                rendered, where.page or "page.md", store, where.docs_dir, where.root / RUN_DIR
+            )
         except ParseError as error:
             raise _build_error(error, where, rendered) from None
         if placed is None:

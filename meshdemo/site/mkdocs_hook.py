@@ -7,7 +7,8 @@
   capture;
 * leaves the capture files out of the built site (they are build inputs; ``mkdocs serve`` still
   watches them, so a new capture rebuilds the pages);
-* names capture files that no step owns any more, after the build.
+* names capture files that no step owns any more, after the build;
+* under ``mkdocs serve``, rebuilds the pages as a replay goes on (they follow it).
 
 Stale captures are warnings logged by the extension on MkDocs' logger: ``--strict`` fails on
 them with or without this hook.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from meshdemo.captures import RUN_FILE, CaptureStore
+from meshdemo.model import RUN_DIR
 from meshdemo.site import markdown as extension
 
 log = logging.getLogger("mkdocs.plugins.meshdemo")
@@ -63,6 +65,20 @@ def on_files(files: Any, config: Any) -> Any:
         if path and file.src_uri.endswith(".json") and Path(path).resolve().parent == captures:
             file.inclusion = InclusionLevel.EXCLUDED
     return files
+
+
+def on_serve(server: Any, config: Any, builder: Any) -> Any:
+    """Rebuild when a running replay says how far it got, so the served pages follow it.
+
+    Its progress is written outside docs_dir (``.meshdemo/replay/``), which serve does not
+    watch by itself; the folder must exist to be watched.
+    """
+    from meshdemo.replay import PROGRESS_DIR
+
+    folder = Path(config["config_file_path"]).parent / RUN_DIR / PROGRESS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    server.watch(str(folder))
+    return server
 
 
 def on_pre_build(config: Any) -> None:

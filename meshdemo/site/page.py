@@ -18,13 +18,17 @@ capture: what the build log should say is returned as ``Finding``s, located on r
 
 from __future__ import annotations
 
+import posixpath
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord
+from meshdemo.drift import EarlierOutputs
 from meshdemo.guide.pages import read_rendered_page
 from meshdemo.model import Kind
+from meshdemo.replay import ReplayView
 from meshdemo.site import blocks
 from meshdemo.site.blocks import PageSummary, StepView
 from meshdemo.status import StepStatus
@@ -82,9 +86,13 @@ def may_have_steps(text: str) -> bool:
 
 
 def place_blocks(
-    rendered: str, page: str, store: CaptureStore, docs_dir: Path
+    rendered: str, page: str, store: CaptureStore, docs_dir: Path, run_dir: Path | None = None
 ) -> PlacedPage | None:
-    """The page with its blocks placed, or None when it has no step. Raises ParseError."""
+    """The page with its blocks placed, or None when it has no step. Raises ParseError.
+
+    ``run_dir`` (the project's ``.meshdemo``): where the kept runs say which outputs changed
+    since the run before, and where a running replay says how far it got.
+    """
     if not may_have_steps(rendered):
         return None
     read = read_rendered_page(page, rendered, docs_dir=docs_dir)
@@ -99,6 +107,8 @@ def place_blocks(
         placed.blocks[name] = html
         return name
 
+    earlier = EarlierOutputs.of(run_dir) if run_dir is not None else None
+    replay = ReplayView.active(run_dir) if run_dir is not None else None
     # (first line, end line, replacement): lines[first:end] become the replacement
     edits: list[tuple[int, int, list[str]]] = []
     for step in read.steps:
@@ -107,7 +117,14 @@ def place_blocks(
         prefix = _container_prefix(lines[span.start], span.markup)
         blank = prefix.rstrip()
         capture = _read_capture(store, step.id, step.line, placed.findings)
-        view = StepView(step, capture, stale=capture is not None and capture.is_stale(step))
+        state = replay.state(step.id) if replay is not None else None
+        if replay is not None and state is not None:
+            capture = replay.capture(step.id)  # the replayed run's, once the replay showed it
+        changed = None
+        if capture is not None and earlier is not None and state is None:
+            changed = earlier.change(capture, step.options.tolerance)
+        stale = capture is not None and capture.is_stale(step)
+        view = StepView(step, capture, stale=stale, changed=changed, replay=state)
         placed.summary.count(view)
         _note(view, placed.findings)
         if step.kind is Kind.SCREENSHOT:
@@ -123,12 +140,28 @@ def place_blocks(
             edits.append((span.end, span.end, [blank, prefix + marker(output), blank]))
 
     top = read.title_end or 0
-    notice = blocks.banner(placed.summary, _read_run(store, placed.findings))
-    if notice:
-        edits.append((top, top, ["", marker(notice), ""]))
+    if replay is not None:
+        edits.append((top, top, _replay_lines(replay, page, marker)))
+    else:
+        notice = blocks.banner(placed.summary, _read_run(store, placed.findings))
+        if notice:
+            edits.append((top, top, ["", marker(notice), ""]))
     for first, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[first:end] = replacement
     return placed
+
+
+def _replay_lines(replay: ReplayView, page: str, marker: Callable[[str], str]) -> list[str]:
+    """The replay's banner, and a link to the step it is at (which the banner follows)."""
+    played, total = replay.position
+    lines = ["", marker(blocks.replay_banner(replay.progress.run_started_at, played, total)), ""]
+    step = replay.progress.current or (replay.progress.played or [None])[-1]
+    current_page = replay.current_page
+    if step and current_page:
+        here = posixpath.dirname(page) or "."
+        target = "" if current_page == page else posixpath.relpath(current_page, here)
+        lines += [blocks.follow_line(target, step), ""]
+    return lines
 
 
 def _note(view: StepView, findings: list[Finding]) -> None:
