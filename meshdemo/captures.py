@@ -18,6 +18,8 @@ from typing import Any
 from meshdemo.model import Step
 
 RUN_FILE = "run.json"
+# ids no step may take: their capture file would be one of the store's own files
+RESERVED_IDS = frozenset({RUN_FILE.removesuffix(".json")})
 FORMAT = 1
 
 

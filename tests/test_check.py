@@ -93,7 +93,7 @@ def test_skipped_steps_and_info_findings_are_not_reported(tmp_path):
 def test_skip_if_is_checked_as_the_session_runs_it(tmp_path):
     config_file = copy_fixture("minimal", tmp_path)
     page = config_file.parent / "docs" / "second.md"
-    page.write_text("# Second\n\n``` { .bash skip-if='[ -f x]' }\necho ok\n```\n")
+    page.write_text("# Second\n\n``` { .bash #probe skip-if='[ -f x]' }\necho ok\n```\n")
     problems = shellcheck_steps(load_project(config_file).steps)
     assert problems
     assert {p.line for p in problems} == {3}  # the fence line, which carries skip-if
@@ -162,7 +162,7 @@ def test_a_page_left_out_of_the_nav_is_reported(tmp_path, monkeypatch):
     page = config_file.parent / "docs" / "not-in-nav.md"
     problems = check_project(load_project(config_file))
     assert [(p.path, p.line) for p in problems] == [
-        ("docs/not-in-nav.md", line_of(page, "```bash"))
+        ("docs/not-in-nav.md", line_of(page, "#not-in-nav"))
     ]
     assert "page not in nav" in problems[0].message
 
@@ -172,11 +172,11 @@ def test_python_steps_are_compiled_not_run(tmp_path):
     page = config_file.parent / "docs" / "second.md"
     marker = tmp_path / "ran"
     page.write_text(
-        "# Second\n\n```python\n"
+        "# Second\n\n``` { .python #broken }\n"
         f"open({str(marker)!r}, 'w').write('x')\n"
         "if True print('missing colon')\n```\n"
     )
     problems = check_project(load_project(config_file))
-    assert [(p.line, p.step_id) for p in problems] == [(5, "second-second")]
+    assert [(p.line, p.step_id) for p in problems] == [(5, "broken")]
     assert problems[0].message.startswith("python: ")
     assert not marker.exists()

@@ -45,7 +45,7 @@ def test_list_shows_what_non_bash_steps_do():
     result = run("-m", "meshdemo", "list", cwd=FIXTURES / "basic")
     lines = {ln.split()[0]: ln for ln in result.stdout.splitlines()}
     assert "[screenshot] http://localhost:50750/namespaces" in lines["dashboard"]
-    assert "[python] import os" in lines["verify-verify"]
+    assert "[python] import os" in lines["verify-pods"]
 
 
 def test_list_imports_neither_kubernetes_nor_playwright():

@@ -49,8 +49,8 @@ def test_a_passing_run_captures_every_step(project: Path) -> None:
         "delete-cluster.json",
         "greet.json",
         "maybe-fail.json",
+        "python-sees-kubeconfig.json",
         "run.json",
-        "use-use.json",
     ]
     greet = json.loads((captures / "greet.json").read_text())
     assert greet["output"] == "hello books\n"

@@ -65,7 +65,9 @@ def annotations(stdout: str) -> list[str]:
 
 
 def test_a_failing_step_is_annotated_at_its_fence(guide: Path) -> None:
-    done, _ = run_on_github(guide, "--markdown-docs", "docs", FAIL_AT_MAYBE="1")
+    done, _ = run_on_github(
+        guide, "--markdown-docs", "--markdown-docs-syntax=superfences", "docs", FAIL_AT_MAYBE="1"
+    )
     assert done.returncode == 1, done.stdout
     [annotation] = annotations(done.stdout)
     head, _, message = annotation.partition("::")[2].partition("::")
@@ -79,7 +81,9 @@ def test_a_failing_step_is_annotated_at_its_fence(guide: Path) -> None:
 
 
 def test_the_job_summary_has_every_step_with_status_and_duration(guide: Path) -> None:
-    done, summary = run_on_github(guide, "--markdown-docs", "docs", FAIL_AT_MAYBE="1")
+    done, summary = run_on_github(
+        guide, "--markdown-docs", "--markdown-docs-syntax=superfences", "docs", FAIL_AT_MAYBE="1"
+    )
     assert done.returncode == 1, done.stdout
     text = summary.read_text(encoding="utf-8")
     assert text.startswith(EARLIER), "the summary is appended to, never replaced"
@@ -91,13 +95,13 @@ def test_the_job_summary_has_every_step_with_status_and_duration(guide: Path) ->
         ("`create-cluster`", "setup.md:5"),
         ("`greet`", "setup.md:10"),
         ("`count`", "use.md:3"),
-        ("`use-use`", "use.md:7"),  # the python block, run by pytest-markdown-docs
+        ("`python-sees-kubeconfig`", "use.md:7"),  # the python block, run by pytest-markdown-docs
         ("`maybe-fail`", "use.md:13"),
         ("`after`", "use.md:17"),
         ("`delete-cluster`", "cleanup.md:3"),
     ]
     statuses = {c[1].strip("`"): c[3] for c in cells}
-    assert statuses["greet"] == "passed" and statuses["use-use"] == "passed"
+    assert statuses["greet"] == "passed" and statuses["python-sees-kubeconfig"] == "passed"
     assert statuses["maybe-fail"] == "failed — exit status 1, expected 0"
     assert statuses["after"].startswith("not-run")
     assert statuses["delete-cluster"].startswith("skipped")
@@ -111,14 +115,17 @@ def test_the_job_summary_has_every_step_with_status_and_duration(guide: Path) ->
 
 
 def test_a_failing_python_block_is_annotated_too(guide: Path) -> None:
-    done, summary = run_on_github(guide, "--markdown-docs", "docs", FAIL_IN_PYTHON="1")
+    done, summary = run_on_github(
+        guide, "--markdown-docs", "--markdown-docs-syntax=superfences", "docs", FAIL_IN_PYTHON="1"
+    )
     assert done.returncode == 1, done.stdout
     [annotation] = annotations(done.stdout)
     assert annotation.startswith(
-        "::error file=docs/use.md,line=7,title=step use-use failed%3A python block failed"
+        "::error file=docs/use.md,line=7,"
+        "title=step python-sees-kubeconfig failed%3A python block failed"
     )
     assert "asked to fail" in annotation
-    assert "failed at `use-use` (use.md:7)" in summary.read_text(encoding="utf-8")
+    assert "failed at `python-sees-kubeconfig` (use.md:7)" in summary.read_text(encoding="utf-8")
 
 
 def test_a_passing_run_annotates_nothing(guide: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from meshdemo.errors import ParseError
 from meshdemo.guide.pages import load_project, page_stem
 from meshdemo.model import Kind
 
@@ -66,13 +67,13 @@ def test_nested_fences_are_found_at_their_exact_lines(basic):
     by_command = {s.command.splitlines()[0]: s for s in basic.steps if s.page == "install/cli.md"}
     expected = {
         # in a content tab
-        "curl -sSfL https://run.linkerd.io/install-edge | sh": line_of(cli, "```bash", 1),
+        "curl -sSfL https://run.linkerd.io/install-edge | sh": line_of(cli, "#install-linux"),
         # in an admonition inside a tab (brace form)
         "export LINKERD2_VERSION=edge-25.4.4": line_of(cli, "#pin-linkerd"),
         # in a list item inside a tab
-        "brew install linkerd": line_of(cli, "```bash", 2),
+        "brew install linkerd": line_of(cli, "#install-macos"),
         # in a blockquote inside a collapsible admonition
-        "linkerd version --client": line_of(cli, "> ```bash"),
+        "linkerd version --client": line_of(cli, "#client-version"),
         "linkerd viz tap deploy/web": line_of(cli, "stream="),
     }
     assert {cmd: step.line for cmd, step in by_command.items()} == expected
@@ -89,7 +90,7 @@ def test_line_numbers_count_the_front_matter(basic):
     index = FIXTURES / "basic" / "docs" / "index.md"
     first = basic.steps[0]
     assert first.page == "index.md"
-    assert first.line == line_of(index, "```bash")
+    assert first.line == line_of(index, "#welcome")
     assert first.line > 4  # the page starts with three lines of front matter
 
 
@@ -116,11 +117,11 @@ def test_kinds_options_and_expected_output(basic):
     assert create.kind is Kind.BASH
     assert create.options.timeout == 120
     assert create.options.provision is True
-    tap = by_id["install-cli-tap"]
+    tap = by_id["tap"]
     assert tap.options.stream == 5
     assert by_id["pin-linkerd"].options.retry == 3
     assert by_id["pin-linkerd"].options.retry_delay == 2
-    clean = by_id["verify-clean-up"]
+    clean = by_id["clean-up"]
     assert clean.options.teardown is True and clean.options.exit is None
     shot = by_id["dashboard"]
     assert shot.kind is Kind.SCREENSHOT
@@ -130,7 +131,7 @@ def test_kinds_options_and_expected_output(basic):
     assert shot.command == "The dashboard's namespaces"
     python = [s for s in basic.steps if s.kind is Kind.PYTHON]
     assert [s.command.splitlines()[0] for s in python] == ["import os"]
-    hello = by_id["index-welcome"]
+    hello = by_id["welcome"]
     assert hello.expected is not None
     assert hello.expected.text == "hello from demo"
     assert hello.expected.match == "contains"
@@ -139,48 +140,54 @@ def test_kinds_options_and_expected_output(basic):
     assert hello.expected.line == line_of(index, ".expected")
 
 
-def test_default_ids_come_from_page_and_heading(basic):
+def test_ids_are_the_fences_own(basic):
     ids = [s.id for s in basic.steps]
     assert ids == [
-        "index-welcome",
+        "welcome",
         "create-cluster",
-        "index-create-the-cluster",
-        "install-cli-install-the-cli",
+        "list-nodes",
+        "install-linux",
         "pin-linkerd",
-        "install-cli-install-the-cli-2",
-        "install-cli-install-the-cli-3",
-        "install-cli-tap",
-        "verify-verify",
+        "install-macos",
+        "client-version",
+        "tap",
+        "verify-pods",
         "dashboard",
-        "verify-clean-up",
+        "clean-up",
     ]
     assert basic.steps[0].heading == "Welcome"
-    assert page_stem("Install/CLI_Tools.md") == "install-cli-tools"
 
 
-def test_a_block_added_above_renames_nothing_under_other_headings(tmp_path):
-    config_file = copy_fixture("basic", tmp_path)
-    before = {(s.page, s.command): s.id for s in load_project(config_file).steps}
-    index = config_file.parent / "docs" / "index.md"
-    text = index.read_text()
-    # a new block at the top of the page, under the first heading
-    text = text.replace("Plain text", "```bash\necho new\n```\n\nPlain text", 1)
-    index.write_text(text)
-    after = load_project(config_file)
-    after_ids = {(s.page, s.command): s.id for s in after.steps}
-    renamed = {key for key in before if before[key] != after_ids[key]}
-    assert renamed == {("index.md", 'echo "hello from demo"')}  # same heading: now -2
-    assert after_ids[("index.md", "echo new")] == "index-welcome"
-
-
-def test_repeated_headings_get_their_own_ids(tmp_path):
+def test_a_step_without_an_id_is_refused_with_an_id_to_give_it(tmp_path):
     config_file = copy_fixture("minimal", tmp_path)
     page = config_file.parent / "docs" / "second.md"
     page.write_text(
-        "# Second\n\n## Check\n\n```bash\necho a\n```\n\n## Check\n\n```bash\necho b\n```\n"
+        "# Second\n\n## Check it\n\n``` { .bash #a }\necho a\n```\n\n"
+        '``` { .bash timeout="60" }\necho b\n```\n'
     )
-    ids = [s.id for s in load_project(config_file).steps if s.page == "second.md"]
-    assert ids == ["second-check", "second-check-1"]
+    with pytest.raises(ParseError) as raised:
+        load_project(config_file)
+    assert (raised.value.path.name, raised.value.line) == ("second.md", 9)
+    assert "this bash step has no id" in raised.value.message
+    assert '``` { .bash #second-check-it timeout="60" } ```' in raised.value.message
+    assert page_stem("Install/CLI_Tools.md") == "install-cli-tools"
+
+
+@pytest.mark.parametrize(
+    "fence",
+    [
+        "```bash",
+        "```python",
+        "``` { .python }",
+        '``` { .screenshot url="http://localhost:1/" image="x.png" }',
+    ],
+)
+def test_every_kind_of_step_needs_an_id(tmp_path, fence):
+    config_file = copy_fixture("minimal", tmp_path)
+    (config_file.parent / "docs" / "second.md").write_text(f"# Second\n\n{fence}\nx = 1\n```\n")
+    with pytest.raises(ParseError, match="step has no id") as raised:
+        load_project(config_file)
+    assert raised.value.line == 3
 
 
 def test_brace_values_keep_spaces_and_pipes(tmp_path):
@@ -225,12 +232,12 @@ def test_lines_stay_right_below_a_macro_include(tmp_path):
     page = docs / "second.md"
     page.write_text(
         '# Second\n\n{% include "partial.md" %}\n\nMore text.\n\n'
-        "```bash\necho {{ greeting }}\n```\n"
+        "``` { .bash #greet }\necho {{ greeting }}\n```\n"
     )
     project = load_project(config_file)
     step = next(s for s in project.steps if s.page == "second.md")
     assert step.command == "echo hello"
-    assert step.line == line_of(page, "```bash")  # the include added 4 lines above it
+    assert step.line == line_of(page, "#greet")  # the include added 4 lines above it
     rendered = next(p for p in project.pages if p.path == "second.md").markdown
     assert "Partial five." in rendered
 

@@ -99,6 +99,17 @@ BAD_FENCES = [
     ('{ .bash url="http://localhost:8080/" }', "unknown attribute 'url'"),
     ('{ .yaml timeout="5" }', "not a step"),
     ("python notest", "bare words"),
+    ("python notest", "{ .python notest }"),  # the form that renders, proposed
+    ("{ .python notest flaky }", "unknown flag 'flaky'"),
+    ("{ .bash #b notest }", "unknown flag 'notest'"),
+    ('{ .python notest timeout="5" }', "not a step"),
+    # every step has an id, one that names a file any file system can hold
+    ("bash", "this bash step has no id"),
+    ("{ .bash }", "this bash step has no id"),
+    ("{ .python }", "this python step has no id"),
+    ("{ .bash #run }", "id #run is reserved"),
+    ("{ .bash #" + "a" * 65 + " }", "65 characters; an id has at most 64"),
+    ("{ .bash #" + "a" * 300 + " }", "300 characters; an id has at most 64"),
     ("{ .text .expected }", "must follow a step"),
 ]
 
@@ -147,7 +158,8 @@ def test_unterminated_fence_inside_an_admonition(project: Path) -> None:
 
 
 def test_expected_after_other_content(project: Path) -> None:
-    page = "# Second\n\n```bash\necho hi\n```\n\nSome words.\n\n``` { .text .expected }\nhi\n```\n"
+    page = "# Second\n\n``` { .bash #hi }\necho hi\n```\n\nSome words.\n\n"
+    page += "``` { .text .expected }\nhi\n```\n"
     (project / "docs" / "second.md").write_text(page)
     result = meshdemo("list", cwd=project)
     assert result.returncode == 2
@@ -155,7 +167,8 @@ def test_expected_after_other_content(project: Path) -> None:
 
 
 def test_expected_with_a_bad_match(project: Path) -> None:
-    page = '# Second\n\n```bash\necho hi\n```\n\n``` { .text .expected match="fuzzy" }\nhi\n```\n'
+    page = "# Second\n\n``` { .bash #hi }\necho hi\n```\n\n"
+    page += '``` { .text .expected match="fuzzy" }\nhi\n```\n'
     (project / "docs" / "second.md").write_text(page)
     result = meshdemo("list", cwd=project)
     assert result.returncode == 2
@@ -168,15 +181,6 @@ def test_duplicate_id_across_pages(project: Path) -> None:
     result = meshdemo("list", cwd=project)
     assert result.returncode == 2
     assert "docs/second.md:5: duplicate step id 'same' (first at index.md:3)" in result.stderr
-
-
-def test_derived_id_colliding_with_an_explicit_one(project: Path) -> None:
-    (project / "docs" / "index.md").write_text(
-        "# Start\n\n``` { .bash #second-second }\necho 1\n```\n"
-    )
-    result = meshdemo("list", cwd=project)
-    assert result.returncode == 2
-    assert "docs/second.md:3: duplicate step id 'second-second'" in result.stderr
 
 
 def test_macro_syntax_error(project: Path) -> None:

@@ -83,6 +83,18 @@ def test_brace_form() -> None:
     assert info.attrs == {"timeout": "120", "skip-if": 'a | b "c"', "k": "v"}
 
 
+def test_bare_words_in_braces_are_flags() -> None:
+    """attr_list and superfences read ``{ .python notest }``: a flag, as pytest-markdown-docs
+    reads it in its superfences syntax."""
+    info = fences.parse_info('{ .python #x notest timeout="3" }')
+    assert (info.lang, info.id, info.words, info.attrs) == (
+        "python",
+        "x",
+        ["notest"],
+        {"timeout": "3"},
+    )
+
+
 def test_plain_forms() -> None:
     assert fences.parse_info("bash").lang == "bash"
     titled = fences.parse_info('py title="a b.py"')
@@ -98,7 +110,6 @@ def test_plain_forms() -> None:
         ("{ .bash", "missing closing '}'"),
         ("{ .bash } extra", "unexpected text after '}'"),
         ('{ .bash k="v }', "unterminated quoted value"),
-        ("{ .bash k }", "has no value"),
         ("{ .bash k= }", "has no value"),
         ('{ .bash k="a"b }', "after the value"),
         ("{ .bash # }", "empty id"),

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runnable"
-STEPS = ["create-cluster", "greet", "count", "use-use", "maybe-fail", "after", "delete-cluster"]
+STEPS = [
+    "create-cluster",
+    "greet",
+    "count",
+    "python-sees-kubeconfig",
+    "maybe-fail",
+    "after",
+    "delete-cluster",
+]
 
 
 @pytest.fixture
@@ -81,7 +89,15 @@ def test_teardown_runs_after_a_failure_with_cleanup_always(guide: Path) -> None:
 
 
 def test_markdown_docs_blocks_sit_among_the_steps(guide: Path) -> None:
-    collected = pytest_in(guide, "--meshdemo", "--markdown-docs", "docs", "--collect-only", "-q")
+    collected = pytest_in(
+        guide,
+        "--meshdemo",
+        "--markdown-docs",
+        "--markdown-docs-syntax=superfences",
+        "docs",
+        "--collect-only",
+        "-q",
+    )
     names = [line for line in collected.stdout.splitlines() if "::" in line]
     assert names == [
         "mkdocs.yml::create-cluster",
@@ -92,7 +108,9 @@ def test_markdown_docs_blocks_sit_among_the_steps(guide: Path) -> None:
         "mkdocs.yml::after",
         "mkdocs.yml::delete-cluster",
     ]
-    done = pytest_in(guide, "--meshdemo", "--markdown-docs", "docs", "-s")
+    done = pytest_in(
+        guide, "--meshdemo", "--markdown-docs", "--markdown-docs-syntax=superfences", "docs", "-s"
+    )
     assert done.returncode == 0, done.stdout
     # it ran with the run's private kubeconfig
     assert "python sees True" in done.stdout
@@ -100,11 +118,17 @@ def test_markdown_docs_blocks_sit_among_the_steps(guide: Path) -> None:
 
 def test_a_failing_markdown_docs_block_stops_the_later_steps(guide: Path) -> None:
     done = pytest_in(
-        guide, "--meshdemo", "--markdown-docs", "docs", "-rs", env={"FAIL_IN_PYTHON": "1"}
+        guide,
+        "--meshdemo",
+        "--markdown-docs",
+        "--markdown-docs-syntax=superfences",
+        "docs",
+        "-rs",
+        env={"FAIL_IN_PYTHON": "1"},
     )
     assert done.returncode == 1
     assert "asked to fail" in done.stdout
-    assert "previous step failed (use.md:7 use-use)" in done.stdout
+    assert "previous step failed (use.md:7 python-sees-kubeconfig)" in done.stdout
 
 
 def test_bad_guide_is_a_collection_error_naming_the_file(guide: Path) -> None:

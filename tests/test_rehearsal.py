@@ -71,8 +71,9 @@ def skip_screenshots(docs: Path) -> int:
     count = 0
     for page in docs.rglob("*.md"):
         text = page.read_text()
-        changed = text.replace("{ .screenshot ", '{ .screenshot skip="no Chromium here '
-                               '(rehearsal)" ')
+        changed = text.replace(
+            "{ .screenshot ", '{ .screenshot skip="no Chromium here (rehearsal)" '
+        )
         if changed != text:
             count += text.count("{ .screenshot ")
             page.write_text(changed)
@@ -83,12 +84,14 @@ def copy_project(target: Path, dashboard_port: int) -> Path:
     target.mkdir(parents=True)
     for name in ("mkdocs.yml", "versions.yml"):
         shutil.copy2(ROOT / name, target / name)
-    shutil.copytree(ROOT / "docs", target / "docs",
-                    ignore=shutil.ignore_patterns("captures", "images"))
+    shutil.copytree(
+        ROOT / "docs", target / "docs", ignore=shutil.ignore_patterns("captures", "images")
+    )
     (target / "docs" / "images").mkdir(exist_ok=True)
     if (ROOT / "hooks").is_dir():
-        shutil.copytree(ROOT / "hooks", target / "hooks",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "hooks", target / "hooks", ignore=shutil.ignore_patterns("__pycache__")
+        )
     # a free port for the dashboard, so the rehearsal never collides with a real one
     versions = target / "versions.yml"
     data = yaml.safe_load(versions.read_text())
@@ -134,8 +137,13 @@ class Rehearsal:
     def meshdemo(self, *args: str, **extra_env: str) -> Run:
         answer = subprocess.run(
             [sys.executable, "-m", "meshdemo", *args],
-            cwd=self.project, env={**self.env, **extra_env}, capture_output=True, text=True,
-            timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
+            cwd=self.project,
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         return Run(answer.returncode, answer.stdout + answer.stderr)
 
@@ -193,20 +201,24 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory):
     real_before = real_kubeconfig.read_bytes() if real_kubeconfig.exists() else None
     with serve(meshed_books_cluster()) as api_server:
         browser = chromium()
-        if browser is None and (os.environ.get("CI", "").lower() == "true"
-                                or os.environ.get("MESHDEMO_REQUIRE_BROWSER") == "1"):
+        if browser is None and (
+            os.environ.get("CI", "").lower() == "true"
+            or os.environ.get("MESHDEMO_REQUIRE_BROWSER") == "1"
+        ):
             pytest.fail("no Chromium/Playwright for the rehearsal's screenshots (required here)")
         state = Rehearsal(tmp_path_factory.mktemp("rehearsal"), browser, api_server)
         state.demo = state.meshdemo("demo")
         state.demo_calls = state.calls()
         state.demo_record = json.loads(
-            (state.project / "docs" / "captures" / "run.json").read_text())
+            (state.project / "docs" / "captures" / "run.json").read_text()
+        )
         state.kubeconfig.unlink()
         mark = state.log_length()
         state.rerun = state.meshdemo("run")
         state.rerun_calls = state.calls(mark)
         state.rerun_record = json.loads(
-            (state.project / "docs" / "captures" / "run.json").read_text())
+            (state.project / "docs" / "captures" / "run.json").read_text()
+        )
     state.docs_changed = snapshot(ROOT / "docs") != docs_before
     state.real_kubeconfig_changed = (
         real_kubeconfig.read_bytes() if real_kubeconfig.exists() else None
@@ -238,8 +250,7 @@ def test_every_step_left_a_capture_in_the_copy(rehearsal: Rehearsal):
 
 def test_the_verification_blocks_ran_against_the_api_server(rehearsal: Rehearsal):
     run = rehearsal.demo_record
-    python_steps = [s for s in run["steps"] if s["id"].startswith(
-        ("control-plane-", "viz-", "mesh-see", "debug-success", "fix-watch"))]
+    python_steps = [s for s in run["steps"] if s["id"].startswith("verify-")]  # the guide's ids
     assert len(python_steps) == 5 and all(s["status"] == "passed" for s in python_steps)
 
 
@@ -299,23 +310,30 @@ def test_only_the_private_kubeconfig_was_used(rehearsal: Rehearsal):
     for call in starts(rehearsal.demo_calls + rehearsal.rerun_calls):
         if call["tool"] in ("kind", "kubectl", "linkerd") and words(call) not in probes:
             assert call["kubeconfig"] == expected, words(call)
-    used = {c["path"] for c in rehearsal.demo_calls + rehearsal.rerun_calls
-            if c["event"] in ("kubeconfig", "kubeconfig-written")}
+    used = {
+        c["path"]
+        for c in rehearsal.demo_calls + rehearsal.rerun_calls
+        if c["event"] in ("kubeconfig", "kubeconfig-written")
+    }
     assert used == {expected}
     assert not (rehearsal.home / ".kube").exists()
     assert not rehearsal.real_kubeconfig_changed
 
 
 def test_a_kept_cluster_is_reused_and_reached_again(rehearsal: Rehearsal):
-    failed = [(s["id"], s["note"]) for s in rehearsal.rerun_record["steps"]
-              if s["status"] not in ("passed", "skipped")]
+    failed = [
+        (s["id"], s["note"])
+        for s in rehearsal.rerun_record["steps"]
+        if s["status"] not in ("passed", "skipped")
+    ]
     assert rehearsal.rerun.status == 0, failed
     calls = starts(rehearsal.rerun_calls)
     assert not any(words(c).startswith("kind create cluster") for c in calls)
     assert any(words(c).startswith("kind export kubeconfig --name meshdemo") for c in calls)
     # `meshdemo run` tears the cluster down at the end (--cleanup on-success)
     assert words(calls[-1]).startswith("kind delete cluster --name meshdemo") or any(
-        words(c).startswith("kind delete cluster") for c in calls[-5:])
+        words(c).startswith("kind delete cluster") for c in calls[-5:]
+    )
 
 
 def test_nothing_is_left_running(rehearsal: Rehearsal):
@@ -339,9 +357,11 @@ def test_prerequisites_missing_start_nothing(rehearsal: Rehearsal):
     assert result.status == 3, result.output
     assert "Cannot connect to the Docker daemon" in result.output
     assert "Nothing was started" in result.output
-    cluster_calls = [words(c) for c in starts(rehearsal.calls(mark))
-                     if not words(c).startswith(("docker info", "kind version",
-                                                 "kubectl version --client"))]
+    cluster_calls = [
+        words(c)
+        for c in starts(rehearsal.calls(mark))
+        if not words(c).startswith(("docker info", "kind version", "kubectl version --client"))
+    ]
     assert cluster_calls == []
 
 
@@ -361,7 +381,10 @@ def test_a_failure_inside_a_pipe_fails_the_step_and_says_how_to_resume(rehearsal
     # only `set -o pipefail` (the guide's own step) makes the step fail
     # from the cluster's creation: the run before tore the cluster down
     result = rehearsal.meshdemo(
-        "demo", "--from", "create-cluster", "--skip-prereq",
+        "demo",
+        "--from",
+        "create-cluster",
+        "--skip-prereq",
         MESHDEMO_DOUBLES_FAIL="late:linkerd install --crds",
     )
     assert result.status == 1, result.output[-3000:]
@@ -375,8 +398,10 @@ def test_a_failure_inside_a_pipe_fails_the_step_and_says_how_to_resume(rehearsal
 
 def test_the_existing_cluster_option_skips_provisioning(rehearsal: Rehearsal, tmp_path: Path):
     own = tmp_path / "own-kubeconfig"
-    for command in (["kind", "delete", "cluster", "--name", "meshdemo", "--kubeconfig", str(own)],
-                    ["kind", "create", "cluster", "--name", "meshdemo", "--kubeconfig", str(own)]):
+    for command in (
+        ["kind", "delete", "cluster", "--name", "meshdemo", "--kubeconfig", str(own)],
+        ["kind", "create", "cluster", "--name", "meshdemo", "--kubeconfig", str(own)],
+    ):
         subprocess.run(command, env=rehearsal.env, check=True, capture_output=True)
     existing = ["--kubeconfig", str(own), "--context", "kind-meshdemo"]
     # the prerequisites of an existing cluster: no Docker, no kind

@@ -87,7 +87,7 @@ def test_speed_0_prints_every_command_and_output_in_order_and_runs_nothing(
         "hello books",
         "REPLAY  3/7 count use.md:",
         "1",
-        "REPLAY  4/7 use-use use.md:",
+        "REPLAY  4/7 python-sees-kubeconfig use.md:",
         ">>> import os",
         "python sees True",
         "REPLAY  5/7 maybe-fail use.md:",
@@ -306,7 +306,7 @@ def test_plan_narrows_like_run_and_refuses_unknown_pages(tmp_path: Path, guide: 
     project = load_project(guide / "mkdocs.yml")
     [kept] = History.of(project).runs()
     only_use = plan(kept, project, only=["use.md"])
-    assert [s.id for s in only_use] == ["count", "use-use", "maybe-fail", "after"]
+    assert [s.id for s in only_use] == ["count", "python-sees-kubeconfig", "maybe-fail", "after"]
     assert [s.id for s in plan(kept, project, from_id="greet", to_id="count")] == [
         "greet",
         "count",

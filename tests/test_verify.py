@@ -36,10 +36,14 @@ def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_rolled_out_deployments_return_at_once(kube: FakeKube):
-    kube.deployments["linkerd"] = [deployment("linkerd-destination", 1, 1),
-                                   deployment("linkerd-identity", 1, 1)]
+    kube.deployments["linkerd"] = [
+        deployment("linkerd-destination", 1, 1),
+        deployment("linkerd-identity", 1, 1),
+    ]
     assert verify.wait_for_deployments("linkerd", timeout=10) == [
-        "linkerd-destination", "linkerd-identity"]
+        "linkerd-destination",
+        "linkerd-identity",
+    ]
     assert [path for path, _ in kube.requests] == ["/apis/apps/v1/namespaces/linkerd/deployments"]
 
 
@@ -214,8 +218,9 @@ def test_no_linkerd_cli_is_reported(tmp_path, monkeypatch):
 
 def test_helpers_import_no_kubernetes_until_called():
     code = "import sys, meshdemo.cluster.verify; print('kubernetes' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ}
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -228,8 +233,14 @@ def guide_python_blocks() -> list:
 
 def run_block(code: str) -> subprocess.CompletedProcess[str]:
     # as the engine runs a python step: the run's Python, a file of its own, the run's env
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_guide_has_verification_blocks_in_the_right_chapters():
@@ -239,9 +250,19 @@ def test_the_guide_has_verification_blocks_in_the_right_chapters():
 
 def test_the_guides_python_blocks_pass_on_a_meshed_cluster(meshed_cluster: Path):
     # the state after the whole guide: retries annotated on books-create
-    subprocess.run(["kubectl", "-n", "booksapp", "annotate", "--overwrite",
-                    "httproutes.gateway.networking.k8s.io/books-create",
-                    "retry.linkerd.io/http=5xx"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "kubectl",
+            "-n",
+            "booksapp",
+            "annotate",
+            "--overwrite",
+            "httproutes.gateway.networking.k8s.io/books-create",
+            "retry.linkerd.io/http=5xx",
+        ],
+        check=True,
+        capture_output=True,
+    )
     for step in guide_python_blocks():
         answer = run_block(step.command)
         assert answer.returncode == 0, f"{step.location}: {answer.stderr}"
@@ -269,12 +290,31 @@ def test_the_fix_block_fails_when_retries_change_nothing(meshed_cluster: Path):
 
 
 def test_markdown_docs_collects_the_blocks_and_skips_them_without_a_cluster(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("KUBECONFIG", "MESHDEMO_REQUIRE_CLUSTER", "PYTEST_CURRENT_TEST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KUBECONFIG", "MESHDEMO_REQUIRE_CLUSTER", "PYTEST_CURRENT_TEST")
+    }
     answer = subprocess.run(
-        [sys.executable, "-m", "pytest", "--markdown-docs", "docs/", "-q", "-rs",
-         "-p", "no:cacheprovider", f"--junit-xml={tmp_path / 'junit.xml'}"],
-        cwd=ROOT, capture_output=True, text=True, env=env, check=False, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--markdown-docs",
+            "--markdown-docs-syntax=superfences",
+            "docs/",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            f"--junit-xml={tmp_path / 'junit.xml'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
     )
     assert answer.returncode == 0, answer.stdout + answer.stderr
     count = len(guide_python_blocks())

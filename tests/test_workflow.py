@@ -580,6 +580,8 @@ def test_pytest_flags_exist():
     known = help_flags(tool("pytest"), "--help")
     for words in calls:
         assert {"--meshdemo", "--markdown-docs", "--junit-xml"} <= long_flags(words)
+        # the guide's python blocks are in the brace form: only this syntax collects them
+        assert "--markdown-docs-syntax=superfences" in words
         assert long_flags(words) <= known, long_flags(words) - known
 
 

@@ -10,7 +10,7 @@ tokens whose ``map`` gives their line.
 Fence info strings come in two forms (pymdownx.superfences):
 
 * plain: ``bash``, ``py title="x.py"``
-* brace (attr_list grammar): ``{ .bash #id key="value" key2='v w' bare=value .class }``
+* brace (attr_list grammar): ``{ .bash #id key="value" key2='v w' bare=value .class flag }``
 
 ``parse_info`` reads both with a small strict tokenizer: anything it does not understand is an
 error, never silently ignored.
@@ -38,7 +38,7 @@ class FenceInfo:
     classes: list[str] = field(default_factory=list)  # classes other than the language
     id: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)  # in source order
-    words: list[str] = field(default_factory=list)  # plain form: bare words after the language
+    words: list[str] = field(default_factory=list)  # bare words: flags such as ``notest``
     brace: bool = False
 
 
@@ -86,8 +86,7 @@ def _attributes(text: str, start: int, info: FenceInfo, *, braces: bool) -> None
             raise InfoError(f"unexpected {char!r} at column {pos + 1}")
         key, pos = match.group(), match.end()
         if pos >= end or text[pos] != "=":
-            if braces:
-                raise InfoError(f'attribute {key!r} has no value (write {key}="...")')
+            # a bare word: attr_list and superfences take it as a flag (``{ .python notest }``)
             info.words.append(key)
             continue
         pos += 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from meshdemo.captures import RESERVED_IDS
 from meshdemo.errors import ParseError, display_path
 from meshdemo.guide import fences
 from meshdemo.guide.mkdocs_config import (
@@ -29,6 +30,7 @@ from meshdemo.guide.mkdocs_config import (
 from meshdemo.guide.options import (
     Where,
     check_plain_fence,
+    options_for,
     parse_expected_options,
     parse_step_options,
 )
@@ -41,6 +43,11 @@ from meshdemo.model import (
 )
 
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+# An id names files (docs/captures/<id>.json and the run's scratch files): short enough for any
+# file system with room to spare, and long enough for any name a reader would type.
+MAX_ID_LENGTH = 64
+# the flag of a python block shown and never run (pytest-markdown-docs reads it too)
+NOTEST = "notest"
 PYTHON_LANGS = ("python", "py", "python3")
 BASH_LANGS = ("bash",)
 
@@ -93,6 +100,32 @@ def page_stem(page_path: str) -> str:
     return _slug(stem.replace("/", " ")) or "page"
 
 
+def check_id(where: Where, step_id: str) -> None:
+    """An id the capture store, the CLI and every file system can take."""
+    if not ID_RE.fullmatch(step_id):
+        raise where.error(
+            f"id #{step_id}: ids are lowercase letters, digits and dashes ([a-z0-9][a-z0-9-]*)"
+        )
+    if len(step_id) > MAX_ID_LENGTH:
+        raise where.error(
+            f"id #{step_id[:20]}…: {len(step_id)} characters; an id has at most {MAX_ID_LENGTH}"
+        )
+    if step_id in RESERVED_IDS:
+        raise where.error(
+            f"id #{step_id} is reserved: docs/captures/{step_id}.json is the capture store's own "
+            f"(reserved: {', '.join(sorted(RESERVED_IDS))})"
+        )
+
+
+def _with_id(info: fences.FenceInfo, step_id: str) -> str:
+    """The fence's info string in brace form with ``step_id`` added, for error messages."""
+    parts = [f".{info.lang}", f"#{step_id}", *(f".{c}" for c in info.classes)]
+    for key, value in info.attrs.items():
+        quote = "'" if '"' in value else '"'
+        parts.append(f"{key}={quote}{value}{quote}")
+    return "{ " + " ".join([*parts, *info.words]) + " }"
+
+
 # -- pages ---------------------------------------------------------------------------------------
 
 
@@ -126,7 +159,7 @@ class _PageReader:
         heading: str | None = None
         heading_slug = ""
         heading_slugs: set[str] = set()
-        derived_counts: dict[str, int] = {}
+        suggested: dict[str, int] = {}  # ids proposed for fences that have none
         # the last step fence, while nothing but container markup follows it
         previous: tuple[int, Step] | None = None
         previous_fence_is_step = False
@@ -175,14 +208,10 @@ class _PageReader:
                 content_since_fence = True
                 continue
 
-            if info.words and (info.lang in BASH_LANGS + PYTHON_LANGS):
-                raise where.error(
-                    f"fence info {token.info.strip()!r}: python-markdown does not render a fence "
-                    "with bare words after the language; use the brace form "
-                    f'{{ .{info.lang} ... }} or key="value" options'
-                )
             kind = self._kind(info, classes)
             content_since_fence = False
+            if kind is not None and info.words:
+                kind = self._flags(where, token.info, info, kind)
             if kind is None:
                 check_plain_fence(where, info)
                 previous_fence_is_step = False
@@ -192,18 +221,17 @@ class _PageReader:
                 image = (self.path.parent / options.image).resolve()
                 if not image.is_relative_to(self.docs_dir.resolve()):
                     raise where.error(f'image="{options.image}": outside docs_dir')
-            if info.id is not None:
-                if not ID_RE.fullmatch(info.id):
-                    raise where.error(
-                        f"id #{info.id}: ids are lowercase letters, digits and dashes "
-                        "([a-z0-9][a-z0-9-]*)"
-                    )
-                step_id = info.id
-            else:
+            if info.id is None:
                 base = f"{stem}-{heading_slug}" if heading_slug else stem
-                count = derived_counts.get(base, 0) + 1
-                derived_counts[base] = count
-                step_id = base if count == 1 else f"{base}-{count}"
+                count = suggested.get(base, 0) + 1
+                suggested[base] = count
+                suggestion = base if count == 1 else f"{base}-{count}"
+                raise where.error(
+                    f"this {kind} step has no id: give it one, unique in the project (it names "
+                    f"the step's capture and test item), e.g. ``` {_with_id(info, suggestion)} ```"
+                )
+            check_id(where, info.id)
+            step_id = info.id
             command = token.content[:-1] if token.content.endswith("\n") else token.content
             if kind is not Kind.SCREENSHOT and not command.strip():
                 raise where.error(f"empty {kind} step: the fence has no command")
@@ -233,6 +261,27 @@ class _PageReader:
         if info.lang in PYTHON_LANGS:
             return Kind.PYTHON
         return None
+
+    @staticmethod
+    def _flags(where: Where, text: str, info: fences.FenceInfo, kind: Kind) -> Kind | None:
+        """Bare words on a step fence: ``notest`` makes a python block shown only."""
+        if not info.brace:
+            shown_only = " (a python block shown only: ``` { .python notest } ```)"
+            raise where.error(
+                f"fence info {text.strip()!r}: python-markdown does not render a fence with "
+                f"bare words after the language; use the brace form ``` {{ .{info.lang} ... }} ```"
+                + (shown_only if kind is Kind.PYTHON else "")
+            )
+        for word in info.words:
+            if word == NOTEST and kind is Kind.PYTHON:
+                continue
+            if word in options_for(kind.value):
+                raise where.error(f'attribute {word!r} has no value (write {word}="...")')
+            raise where.error(
+                f"unknown flag {word!r} on a {kind} step (the one flag is {NOTEST}, on a python "
+                "block that is shown and never run)"
+            )
+        return None if NOTEST in info.words else kind
 
     def _expected(self, where: Where, info: fences.FenceInfo, token: Any) -> ExpectedOutput:
         values = parse_expected_options(where, info)

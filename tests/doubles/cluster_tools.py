@@ -481,9 +481,12 @@ def kubectl(args: list[str]) -> None:
                 state["namespaces"].remove(name)
                 if name not in ("linkerd", "linkerd-viz"):
                     # the app's namespace goes with its routes, annotations and meshed pods
-                    state["applied"] = [a for a in state["applied"]
-                                        if a not in ("books", "injected", "file:books-routes.yaml")
-                                        and not a.startswith("httproute:")]
+                    state["applied"] = [
+                        a
+                        for a in state["applied"]
+                        if a not in ("books", "injected", "file:books-routes.yaml")
+                        and not a.startswith("httproute:")
+                    ]
                     state["annotations"] = []
             print(f'namespace "{name}" deleted')
     elif verb == "delete":
@@ -540,8 +543,11 @@ def apply(sources: list[str], namespace: str, server_side: bool) -> None:
             text = path.read_text()
             docs = read_manifests(text)
             mark_list = [f"file:{path.name}", *marks_of(text)]
-            mark_list += [f"httproute:{(doc.get('metadata') or {}).get('name')}"
-                          for doc in docs if doc.get("kind") == "HTTPRoute"]
+            mark_list += [
+                f"httproute:{(doc.get('metadata') or {}).get('name')}"
+                for doc in docs
+                if doc.get("kind") == "HTTPRoute"
+            ]
         with cluster_state() as state:
             state["applied"].extend(mark_list)
             for doc in docs:
@@ -599,8 +605,11 @@ def _path_values(value: object, path: str) -> list[object]:
             else:
                 match = re.fullmatch(r'\?\(@\.([\w-]+)=="([^"]*)"\)', index)
                 if match and isinstance(item, list):
-                    found.extend(i for i in item if isinstance(i, dict)
-                                 and i.get(match.group(1)) == match.group(2))
+                    found.extend(
+                        i
+                        for i in item
+                        if isinstance(i, dict) and i.get(match.group(1)) == match.group(2)
+                    )
         values = found
     return values
 
@@ -641,9 +650,16 @@ def canned_objects(what: str, namespace: str) -> list[dict]:
     injected = "injected" in applied
     if what.startswith(("pod", "po")):
         init = [{"name": "linkerd-init"}, {"name": "linkerd-proxy", "restartPolicy": "Always"}]
-        return [{"metadata": {"name": f"{name}-6c8b9d5f7d-x2x9q", "namespace": namespace},
-                 "spec": {"initContainers": init if injected else [],
-                          "containers": [{"name": name}]}} for name in BOOKS]
+        return [
+            {
+                "metadata": {"name": f"{name}-6c8b9d5f7d-x2x9q", "namespace": namespace},
+                "spec": {
+                    "initContainers": init if injected else [],
+                    "containers": [{"name": name}],
+                },
+            }
+            for name in BOOKS
+        ]
     if what.startswith("httproute"):
         accepted = {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}
         # the API server lists objects sorted by name
@@ -656,7 +672,7 @@ def get(words: list[str], namespace: str, output: str | None, cluster: str) -> N
     what = words[0] if words else ""
     if output and output.startswith("jsonpath="):
         items = canned_objects(what, namespace)
-        print(jsonpath(output[len("jsonpath="):], {"items": items}), end="")
+        print(jsonpath(output[len("jsonpath=") :], {"items": items}), end="")
         return
     if what in ("node", "nodes", "no"):
         print("NAME                     STATUS   ROLES           AGE   VERSION")
@@ -724,9 +740,27 @@ def require(mark: str, message: str) -> None:
         die(message)
 
 
-LINKERD_VALUE_FLAGS = {"-n", "--namespace", "-t", "--time-window", "-o", "--output", "--port",
-                       "--address", "--show", "--context", "--kubeconfig", "--method", "--to",
-                       "--from", "-l", "--selector", "--wait", "--path", "--authority"}
+LINKERD_VALUE_FLAGS = {
+    "-n",
+    "--namespace",
+    "-t",
+    "--time-window",
+    "-o",
+    "--output",
+    "--port",
+    "--address",
+    "--show",
+    "--context",
+    "--kubeconfig",
+    "--method",
+    "--to",
+    "--from",
+    "-l",
+    "--selector",
+    "--wait",
+    "--path",
+    "--authority",
+}
 
 
 def linkerd(args: list[str]) -> None:
@@ -763,9 +797,11 @@ def linkerd(args: list[str]) -> None:
     if words[:1] == ["check"] and "--pre" in args:
         with cluster_state() as state:
             if "linkerd" in state["namespaces"]:  # as the real pre-kubernetes-setup check
-                die("pre-kubernetes-setup\n--------------------\n\u00d7 control plane namespace "
-                    "does not already exist\n    The \"linkerd\" namespace already exists\n\n"
-                    "Status check results are \u00d7")
+                die(
+                    "pre-kubernetes-setup\n--------------------\n\u00d7 control plane namespace "
+                    'does not already exist\n    The "linkerd" namespace already exists\n\n'
+                    "Status check results are \u00d7"
+                )
         require(
             "gateway-api",
             "\u00d7 Gateway API CRDs must be installed before Linkerd "
@@ -893,33 +929,54 @@ def viz(words: list[str], args: list[str], opts: dict[str, str]) -> None:
                         f"          40ms          80ms          3"
                     )
     elif sub == "stat-inbound":
-        print("NAME    SERVER          ROUTE      TYPE  SUCCESS   RPS  LATENCY_P50  LATENCY_P95  "
-              "LATENCY_P99")
-        print("webapp  [default]:4191  [default]        100.00%  0.30          1ms          1ms  "
-              "        1ms")
-        print("webapp  [default]:7000  [default]         74.00%  8.00         19ms         90ms  "
-              "       98ms")
+        print(
+            "NAME    SERVER          ROUTE      TYPE  SUCCESS   RPS  LATENCY_P50  LATENCY_P95  "
+            "LATENCY_P99"
+        )
+        print(
+            "webapp  [default]:4191  [default]        100.00%  0.30          1ms          1ms  "
+            "        1ms"
+        )
+        print(
+            "webapp  [default]:7000  [default]         74.00%  8.00         19ms         90ms  "
+            "       98ms"
+        )
     elif sub == "stat-outbound":
         with cluster_state() as state:
             routes = "file:books-routes.yaml" in state["applied"]
-            retried = any("retry.linkerd.io/http=5xx" in w for a in state["annotations"]
-                          for w in a)
-        print("NAME    SERVICE       ROUTE         TYPE       BACKEND       SUCCESS   RPS  "
-              "LATENCY_P50  LATENCY_P95  LATENCY_P99  TIMEOUTS  RETRIES")
-        print("webapp  authors:7001  [default]                             100.00%  2.15  "
-              "        3ms          9ms         10ms     0.00%    0.00%")
-        print("                      └──────────────────►  authors:7001   100.00%  2.15  "
-              "        3ms          9ms         10ms     0.00%         ")
-        rows = ([("books-catch-all", "HTTPRoute", "100.00%"),
-                 ("books-create", "HTTPRoute", "93.00%" if retried else "54.00%"),
-                 ("books-delete", "HTTPRoute", "100.00%"), ("books-list", "HTTPRoute", "100.00%")]
-                if routes else [("[default]", "", "79.00%")])
+            retried = any("retry.linkerd.io/http=5xx" in w for a in state["annotations"] for w in a)
+        print(
+            "NAME    SERVICE       ROUTE         TYPE       BACKEND       SUCCESS   RPS  "
+            "LATENCY_P50  LATENCY_P95  LATENCY_P99  TIMEOUTS  RETRIES"
+        )
+        print(
+            "webapp  authors:7001  [default]                             100.00%  2.15  "
+            "        3ms          9ms         10ms     0.00%    0.00%"
+        )
+        print(
+            "                      └──────────────────►  authors:7001   100.00%  2.15  "
+            "        3ms          9ms         10ms     0.00%         "
+        )
+        rows = (
+            [
+                ("books-catch-all", "HTTPRoute", "100.00%"),
+                ("books-create", "HTTPRoute", "93.00%" if retried else "54.00%"),
+                ("books-delete", "HTTPRoute", "100.00%"),
+                ("books-list", "HTTPRoute", "100.00%"),
+            ]
+            if routes
+            else [("[default]", "", "79.00%")]
+        )
         for route, kind, rate in rows:
-            print(f"webapp  books:7002    {route:<13} {kind:<10}                {rate:>7}  1.20  "
-                  "       12ms         85ms         97ms     0.00%    "
-                  f"{'24.00%' if retried and route == 'books-create' else '0.00%'}")
-            print("                      └──────────────────►  books:7002      54.00%  1.20  "
-                  "       12ms         85ms         97ms     0.00%         ")
+            print(
+                f"webapp  books:7002    {route:<13} {kind:<10}                {rate:>7}  1.20  "
+                "       12ms         85ms         97ms     0.00%    "
+                f"{'24.00%' if retried and route == 'books-create' else '0.00%'}"
+            )
+            print(
+                "                      └──────────────────►  books:7002      54.00%  1.20  "
+                "       12ms         85ms         97ms     0.00%         "
+            )
     elif sub in ("edges", "routes"):
         print("SRC     DST    SRC_NS    DST_NS    SECURED")
         print("webapp  books  booksapp  booksapp  √")

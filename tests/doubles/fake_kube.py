@@ -17,18 +17,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 
-def deployment(name: str, wanted: int, available: int, *, replicas: int | None = None,
-               updated: int | None = None, generation: int = 1, observed: int = 1) -> dict:
+def deployment(
+    name: str,
+    wanted: int,
+    available: int,
+    *,
+    replicas: int | None = None,
+    updated: int | None = None,
+    generation: int = 1,
+    observed: int = 1,
+) -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "ns", "generation": generation,
-                     "resourceVersion": "10"},
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "generation": generation,
+            "resourceVersion": "10",
+        },
         "spec": {
             "replicas": wanted,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                         "spec": {"containers": [{"name": name, "image": "x"}]}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": "x"}]},
+            },
         },
         "status": {
             "observedGeneration": observed,
@@ -53,8 +67,10 @@ def pod(name: str, *, containers=("app",), init=(), terminating=False, phase="Ru
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": metadata,
-        "spec": {"containers": [{"name": c, "image": "x"} for c in containers],
-                 "initContainers": init_containers},
+        "spec": {
+            "containers": [{"name": c, "image": "x"} for c in containers],
+            "initContainers": init_containers,
+        },
         "status": {"phase": phase},
     }
 
@@ -82,13 +98,23 @@ def make_handler(kube: FakeKube):
                 namespace = parts[4]
                 if query.get("watch") in ("true", "True", "1"):
                     return self.stream(namespace, float(query.get("timeoutSeconds", "5")))
-                return self.send_json({"apiVersion": "apps/v1", "kind": "DeploymentList",
-                                       "metadata": {"resourceVersion": "10"},
-                                       "items": kube.deployments.get(namespace, [])})
+                return self.send_json(
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "DeploymentList",
+                        "metadata": {"resourceVersion": "10"},
+                        "items": kube.deployments.get(namespace, []),
+                    }
+                )
             if url.path.startswith("/api/v1/namespaces/") and parts[-1] == "pods":
-                return self.send_json({"apiVersion": "v1", "kind": "PodList",
-                                       "metadata": {"resourceVersion": "10"},
-                                       "items": kube.pods.get(parts[3], [])})
+                return self.send_json(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "PodList",
+                        "metadata": {"resourceVersion": "10"},
+                        "items": kube.pods.get(parts[3], []),
+                    }
+                )
             return self.send_json({"kind": "Status", "code": 404, "message": "not found"}, 404)
 
         def send_json(self, data: dict, code: int = 200) -> None:
@@ -121,7 +147,6 @@ def make_handler(kube: FakeKube):
     return Handler
 
 
-
 @contextlib.contextmanager
 def serve(kube: FakeKube) -> Iterator[str]:
     """Serve ``kube`` on 127.0.0.1 (a free port); yields the server's URL."""
@@ -138,7 +163,9 @@ def serve(kube: FakeKube) -> Iterator[str]:
 
 def kubeconfig_for(url: str) -> dict:
     return {
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "fake",
         "clusters": [{"name": "fake", "cluster": {"server": url}}],
         "users": [{"name": "fake", "user": {"token": "t"}}],
         "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
@@ -149,14 +176,20 @@ def meshed_books_cluster() -> FakeKube:
     """What the guide promises once Books is meshed: the control plane, viz and Books rolled
     out, every Books pod with Linkerd's proxy as a native sidecar."""
     kube = FakeKube()
-    kube.deployments["linkerd"] = [deployment(n, 1, 1) for n in (
-        "linkerd-destination", "linkerd-identity", "linkerd-proxy-injector")]
-    kube.deployments["linkerd-viz"] = [deployment(n, 1, 1) for n in (
-        "metrics-api", "prometheus", "tap", "tap-injector", "web")]
+    kube.deployments["linkerd"] = [
+        deployment(n, 1, 1)
+        for n in ("linkerd-destination", "linkerd-identity", "linkerd-proxy-injector")
+    ]
+    kube.deployments["linkerd-viz"] = [
+        deployment(n, 1, 1) for n in ("metrics-api", "prometheus", "tap", "tap-injector", "web")
+    ]
     kube.deployments["booksapp"] = [deployment("webapp", 3, 3)] + [
-        deployment(n, 1, 1) for n in ("authors", "books", "traffic")]
+        deployment(n, 1, 1) for n in ("authors", "books", "traffic")
+    ]
     sidecar = [("linkerd-init", None), ("linkerd-proxy", "Always")]
-    kube.pods["booksapp"] = [pod(f"{n}-5d8f7c9b4-{i}", init=sidecar)
-                             for n, count in (("webapp", 3), ("authors", 1), ("books", 1),
-                                              ("traffic", 1)) for i in range(count)]
+    kube.pods["booksapp"] = [
+        pod(f"{n}-5d8f7c9b4-{i}", init=sidecar)
+        for n, count in (("webapp", 3), ("authors", 1), ("books", 1), ("traffic", 1))
+        for i in range(count)
+    ]
     return kube

@@ -9,8 +9,25 @@ import shlex
 
 SEPARATORS = {"|", "||", "&&", ";", "&", "(", ")", "|&", ";;"}
 REDIRECTIONS = {">", ">>", "<", "<<", "<<<", ">&", "<&", "&>", "&>>", ">|"}
-PREFIX_WORDS = {"sudo", "time", "exec", "command", "env", "nohup", "setsid", "xargs", "then",
-                "do", "else", "if", "while", "until", "!", "{", "}"}
+PREFIX_WORDS = {
+    "sudo",
+    "time",
+    "exec",
+    "command",
+    "env",
+    "nohup",
+    "setsid",
+    "xargs",
+    "then",
+    "do",
+    "else",
+    "if",
+    "while",
+    "until",
+    "!",
+    "{",
+    "}",
+}
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 
