@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from meshdemo.guide.lint import check_project
-from meshdemo.guide.pages import load_project
+from meshdemo.guide.project import load_project
 
 
 def main(args: argparse.Namespace) -> int:

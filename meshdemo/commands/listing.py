@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from meshdemo.guide.pages import load_project
+from meshdemo.guide.project import load_project
 from meshdemo.model import Kind, Step
 
 

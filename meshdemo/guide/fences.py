@@ -203,13 +203,28 @@ def make_parser() -> MarkdownIt:
 
 
 _parser: MarkdownIt | None = None
+_blocks: MarkdownIt | None = None
 
 
-def parse(markdown: str) -> list[Token]:
+def _full() -> MarkdownIt:
     global _parser
     if _parser is None:
         _parser = make_parser()
-    return _parser.parse(markdown)
+    return _parser
+
+
+def parse(markdown: str) -> list[Token]:
+    """The block tokens of ``markdown``: fences, headings, containers, with their lines.
+
+    Inline content (paragraphs, headings) is left unparsed: what the engine reads is fences,
+    and parsing every paragraph's emphasis and links took most of the time on long pages.
+    ``heading_text`` parses a heading's inline content when it is asked for.
+    """
+    global _blocks
+    if _blocks is None:
+        _blocks = make_parser()
+        _blocks.core.ruler.disable(["inline", "text_join"])
+    return _blocks.parse(markdown)
 
 
 def fence_is_closed(token: Token, lines: list[str]) -> bool:
@@ -226,8 +241,11 @@ def fence_is_closed(token: Token, lines: list[str]) -> bool:
 
 def heading_text(inline: Token) -> str:
     """The text of a heading as the table of contents shows it (markup dropped)."""
+    children = inline.children
+    if not children and inline.content:  # from ``parse``: its inline content is parsed now
+        children = _full().parseInline(inline.content)[0].children or []
     parts: list[str] = []
-    for child in inline.children or []:
+    for child in children:
         if child.type in ("text", "code_inline", "html_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):

@@ -21,11 +21,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshdemo.errors import ParseError, display_path
-from meshdemo.guide import fences
 from meshdemo.model import ExpectedOutput, Kind, StepOptions
+
+if TYPE_CHECKING:
+    from meshdemo.guide import fences
 
 # the fence kinds options apply to: the three kinds of step, and the expected output of one
 BASH, PYTHON, SCREENSHOT = Kind.BASH.value, Kind.PYTHON.value, Kind.SCREENSHOT.value

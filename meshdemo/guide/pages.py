@@ -1,32 +1,26 @@
-"""Load an MkDocs project into pages and steps, in the order a reader meets them.
+"""The page reader: the fences of one page, rendered by macros, become steps.
 
-MkDocs decides what the pages are and in which order, mkdocs-macros renders them
-(``meshdemo.guide.mkdocs_config``); markdown-it-py then finds the fences
-(``meshdemo.guide.fences``) and each fence's options are read by ``meshdemo.guide.options``.
+markdown-it-py finds the fences (``meshdemo.guide.fences``), each fence's options are read
+through the table of options (``meshdemo.guide.options``), and ``meshdemo.guide.linemap``
+takes every line back to the page file. A page is read once: ``read_rendered_page`` gives its
+steps with their lines in the page file and, for whoever puts captures back into the page,
+where each step's fences sit in the rendered text.
 
-Every problem is raised before anything runs or is written: a ``ConfigError`` for mkdocs.yml,
-a ``ParseError`` naming the page and line for a page.
+Every problem is a ``ParseError`` naming the page and line, raised before anything runs or is
+written. Reading a whole MkDocs project (nav, macros, the project cache) is
+``meshdemo.guide.project``.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshdemo.captures import RESERVED_IDS
 from meshdemo.errors import ParseError, display_path
-from meshdemo.guide import fences
-from meshdemo.guide.mkdocs_config import (
-    Macros,
-    TemplateError,
-    check_nav_pages,
-    load_config,
-    macros_plugin,
-    quiet_mkdocs,
-)
+from meshdemo.guide.linemap import LineMap
 from meshdemo.guide.options import (
     Where,
     check_plain_fence,
@@ -34,13 +28,22 @@ from meshdemo.guide.options import (
     parse_expected_options,
     parse_step_options,
 )
-from meshdemo.model import (
-    ExpectedOutput,
-    Kind,
-    Page,
-    Project,
-    Step,
-)
+from meshdemo.guide.project import load_project
+from meshdemo.model import ExpectedOutput, Kind, Step
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+
+    from meshdemo.guide.fences import FenceInfo
+
+__all__ = [
+    "FenceSpan",
+    "LineMap",
+    "RenderedPage",
+    "load_project",
+    "read_page_steps",
+    "read_rendered_page",
+]
 
 ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 # An id names files (docs/captures/<id>.json and the run's scratch files): short enough for any
@@ -50,37 +53,6 @@ MAX_ID_LENGTH = 64
 NOTEST = "notest"
 PYTHON_LANGS = ("python", "py", "python3")
 BASH_LANGS = ("bash",)
-
-
-# -- line mapping --------------------------------------------------------------------------------
-
-
-class LineMap:
-    """Maps a 0-based line of the rendered page to the 1-based line of the page file.
-
-    The rendered page lacks the front matter and may differ where macros expanded (an include
-    becomes many lines): lines that differ map to the source line that produced them.
-    """
-
-    def __init__(self, source: str, rendered: str):
-        self.mapping: list[int] = []
-        src_lines = source.splitlines()
-        out_lines = rendered.splitlines()
-        matcher = difflib.SequenceMatcher(None, src_lines, out_lines, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            for j in range(j1, j2):
-                if tag == "equal":
-                    self.mapping.append(i1 + (j - j1))
-                elif tag == "replace":
-                    self.mapping.append(i1 + min(j - j1, i2 - i1 - 1))
-                elif tag == "insert":
-                    self.mapping.append(max(0, min(i1, len(src_lines) - 1)))
-        self.last = max(0, len(src_lines) - 1)
-
-    def __call__(self, rendered_line: int) -> int:
-        if 0 <= rendered_line < len(self.mapping):
-            return self.mapping[rendered_line] + 1
-        return self.last + 1
 
 
 # -- ids ----------------------------------------------------------------------------------------
@@ -117,7 +89,7 @@ def check_id(where: Where, step_id: str) -> None:
         )
 
 
-def _with_id(info: fences.FenceInfo, step_id: str) -> str:
+def _with_id(info: FenceInfo, step_id: str) -> str:
     """The fence's info string in brace form with ``step_id`` added, for error messages."""
     parts = [f".{info.lang}", f"#{step_id}", *(f".{c}" for c in info.classes)]
     for key, value in info.attrs.items():
@@ -130,6 +102,30 @@ def _with_id(info: fences.FenceInfo, step_id: str) -> str:
 
 
 @dataclass
+class FenceSpan:
+    """A step's fence in the rendered text: 0-based lines, ``end`` excluded."""
+
+    start: int
+    end: int
+    markup: str  # the opening fence, e.g. ``` or ~~~~
+    expected: tuple[int, int] | None = None  # the .expected fence that follows, if any
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """One page read once: its steps, and where their fences sit in the rendered text.
+
+    ``Step.line`` is the line in the page file (the rendered text's own line when the file's
+    text is not known, as in a Markdown extension); ``spans`` and ``title_end`` count lines
+    of the rendered text, where a renderer puts blocks.
+    """
+
+    steps: list[Step]
+    spans: dict[str, FenceSpan]
+    title_end: int | None  # the rendered line after the page's leading h1, if it has one
+
+
+@dataclass
 class _PageReader:
     """Turns the fences of one rendered page into steps."""
 
@@ -139,27 +135,22 @@ class _PageReader:
     rendered: str
     docs_dir: Path
     steps: list[Step] = field(default_factory=list)
-    # where each step's fences sit in the rendered text (what the site inserts around them)
     spans: dict[str, FenceSpan] = field(default_factory=dict)
-    title_end: int | None = None  # rendered line after the page's leading h1, if it has one
 
-    def read(self) -> list[Step]:
+    def read(self) -> RenderedPage:
         from markdown.extensions.toc import unique
 
+        from meshdemo.guide import fences
+
         tokens = fences.parse(self.rendered)
-        lines = self.rendered.splitlines()
-        # the rendered text is the source (a Markdown extension sees no file): no mapping
-        line_of = (
-            LineMap(self.source, self.rendered)
-            if self.source is not self.rendered
-            else (lambda index: index + 1)
-        )
-        self.title_end = _title_end(tokens)
+        lines = self.rendered.split("\n")
+        line_of = LineMap(self.source, self.rendered)
         stem = page_stem(self.page)
         heading: str | None = None
         heading_slug = ""
         heading_slugs: set[str] = set()
         suggested: dict[str, int] = {}  # ids proposed for fences that have none
+        seen: dict[str, Step] = {}  # the page's ids so far
         # the last step fence, while nothing but container markup follows it
         previous: tuple[int, Step] | None = None
         previous_fence_is_step = False
@@ -231,12 +222,11 @@ class _PageReader:
                     f"the step's capture and test item), e.g. ``` {_with_id(info, suggestion)} ```"
                 )
             check_id(where, info.id)
-            step_id = info.id
             command = token.content[:-1] if token.content.endswith("\n") else token.content
             if kind is not Kind.SCREENSHOT and not command.strip():
                 raise where.error(f"empty {kind} step: the fence has no command")
             step = Step(
-                id=step_id,
+                id=info.id,
                 kind=kind,
                 page=self.page,
                 line=where.line,
@@ -245,14 +235,15 @@ class _PageReader:
                 heading=heading,
                 source=self.path,
             )
+            unique_ids([step], seen)
             self.steps.append(step)
-            self.spans[step_id] = FenceSpan(token.map[0], token.map[1], token.markup)
+            self.spans[step.id] = FenceSpan(token.map[0], token.map[1], token.markup)
             previous = (len(self.steps) - 1, step)
             previous_fence_is_step = True
-        return self.steps
+        return RenderedPage(self.steps, self.spans, _title_end(tokens))
 
     @staticmethod
-    def _kind(info: fences.FenceInfo, classes: set[str]) -> Kind | None:
+    def _kind(info: FenceInfo, classes: set[str]) -> Kind | None:
         if info.lang == "screenshot" or "screenshot" in classes:
             return Kind.SCREENSHOT
         if info.lang in BASH_LANGS:
@@ -263,7 +254,7 @@ class _PageReader:
         return None
 
     @staticmethod
-    def _flags(where: Where, text: str, info: fences.FenceInfo, kind: Kind) -> Kind | None:
+    def _flags(where: Where, text: str, info: FenceInfo, kind: Kind) -> Kind | None:
         """Bare words on a step fence: ``notest`` makes a python block shown only."""
         if not info.brace:
             shown_only = " (a python block shown only: ``` { .python notest } ```)"
@@ -283,7 +274,7 @@ class _PageReader:
             )
         return None if NOTEST in info.words else kind
 
-    def _expected(self, where: Where, info: fences.FenceInfo, token: Any) -> ExpectedOutput:
+    def _expected(self, where: Where, info: FenceInfo, token: Any) -> ExpectedOutput:
         values = parse_expected_options(where, info)
         if info.id is not None:
             raise where.error("an .expected fence takes no id; the step before it has one")
@@ -291,17 +282,7 @@ class _PageReader:
         return ExpectedOutput(text=text, line=where.line, **values)
 
 
-@dataclass
-class FenceSpan:
-    """A step's fence in the rendered text: 0-based lines, ``end`` excluded."""
-
-    start: int
-    end: int
-    markup: str  # the opening fence, e.g. ``` or ~~~~
-    expected: tuple[int, int] | None = None  # the .expected fence that follows, if any
-
-
-def _title_end(tokens: list[Any]) -> int | None:
+def _title_end(tokens: list[Token]) -> int | None:
     """The line after the page's h1 when the page starts with one."""
     for token in tokens:
         if token.type == "heading_open" and token.tag == "h1" and token.map:
@@ -317,131 +298,41 @@ _CONTENT_TOKENS = frozenset(
 )
 
 
-# -- the project ---------------------------------------------------------------------------------
+# -- reading a page --------------------------------------------------------------------------
+
+
+def read_rendered_page(
+    page: str, rendered: str, *, source: str | None = None, docs_dir: Path | str | None = None
+) -> RenderedPage:
+    """Read one page already rendered by macros (in a build, or by ``load_project``).
+
+    ``page`` is the path relative to docs_dir; ``source`` the page file's text, so that lines
+    are those of the file (front matter counted); without it, lines are those of ``rendered``.
+    Ids are unique within the page only: ``load_project`` checks them across the project.
+    Raises ParseError.
+    """
+    root = Path(docs_dir) if docs_dir is not None else Path.cwd()
+    text = source if source is not None else rendered
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _PageReader(page, root / page, text, rendered, root).read()
 
 
 def read_page_steps(
     page: str, rendered: str, *, source: str | None = None, docs_dir: Path | str | None = None
 ) -> list[Step]:
-    """The steps of one page already rendered by macros (e.g. in an MkDocs hook).
-
-    ``page`` is the path relative to docs_dir; ``source`` the page file's text, to give lines
-    in the file (front matter counted) rather than in ``rendered``. Ids are unique within the
-    page only: ``load_project`` checks them across the project. Raises ParseError.
-    """
-    root = Path(docs_dir) if docs_dir is not None else Path.cwd()
-    text = source if source is not None else rendered
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    steps = _PageReader(page, root / page, text, rendered, root).read()
-    _unique_ids(steps, {})
-    return steps
+    """The steps of one rendered page (see ``read_rendered_page``)."""
+    return read_rendered_page(page, rendered, source=source, docs_dir=docs_dir).steps
 
 
-@dataclass(frozen=True)
-class RenderedPage:
-    """One page as a Markdown extension sees it: its steps and where their fences are."""
-
-    steps: list[Step]
-    spans: dict[str, FenceSpan]
-    title_end: int | None
-
-
-def read_rendered_page(
-    page: str, rendered: str, *, docs_dir: Path | str | None = None
-) -> RenderedPage:
-    """The steps of a page already rendered by macros, with the place of each fence.
-
-    Lines (``Step.line``, spans) are those of ``rendered``: the caller maps them to the page
-    file only when it has something to say about one. Raises ParseError.
-    """
-    root = Path(docs_dir) if docs_dir is not None else Path.cwd()
-    reader = _PageReader(page, root / page, rendered, rendered, root)
-    steps = reader.read()
-    _unique_ids(steps, {})
-    return RenderedPage(steps, reader.spans, reader.title_end)
-
-
-def _unique_ids(steps: list[Step], seen: dict[str, Step]) -> None:
+def unique_ids(steps: list[Step] | tuple[Step, ...], seen: dict[str, Step]) -> None:
+    """Ids are unique across a project: the second use of one is a ParseError at its line."""
     for step in steps:
         if step.id in seen:
             first = seen[step.id]
             raise ParseError(
                 f"duplicate step id {step.id!r} (first at {first.location}); "
-                "give one of them an explicit #id",
+                "give one of them another id",
                 display_path(step.source) if step.source else step.page,
                 step.line,
             )
         seen[step.id] = step
-
-
-def load_project(config_file: str | Path) -> Project:
-    """Read an MkDocs project: its pages in nav order and their steps, validated.
-
-    Raises ConfigError (mkdocs.yml) or ParseError (a page) before anything is run or written.
-    """
-    from mkdocs.structure.files import get_files
-    from mkdocs.structure.nav import get_navigation
-    from mkdocs.utils import meta
-
-    config_path = Path(config_file).absolute()
-    config = load_config(config_path)
-    with quiet_mkdocs():
-        files = get_files(config)
-        nav = get_navigation(files, config)
-        check_nav_pages(nav, config_path)
-
-        macros = None
-        plugin = macros_plugin(config)
-        if plugin is not None:
-            macros = Macros(plugin, config, config_path)
-            macros.nav(nav, config, files)
-
-        docs_dir = Path(config["docs_dir"])
-        pages: list[Page] = []
-        seen_ids: dict[str, Step] = {}
-        seen_pages: set[str] = set()
-        for nav_page in nav.pages:
-            file = nav_page.file
-            if file.src_uri in seen_pages:
-                continue
-            seen_pages.add(file.src_uri)
-            path = Path(file.abs_src_path)
-            try:
-                raw = file.content_string
-            except (OSError, ValueError) as error:
-                raise ParseError(f"cannot read page: {error}", display_path(path)) from error
-            raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-            markdown, page_meta = meta.get_data(raw)
-            rendered = markdown
-            # as Page.read_source would, without running other plugins' on_page_read_source
-            nav_page.markdown, nav_page.meta = markdown, page_meta
-            if macros is not None:
-                try:
-                    rendered = macros.render(markdown, nav_page, config, files)
-                except TemplateError as error:
-                    line = error.line
-                    front = (
-                        raw[: len(raw) - len(markdown)].count("\n") if raw.endswith(markdown) else 0
-                    )
-                    raise ParseError(
-                        error.message, display_path(path), line + front if line else None
-                    ) from None
-            reader = _PageReader(file.src_uri, path, raw, rendered, docs_dir)
-            steps = reader.read()
-            _unique_ids(steps, seen_ids)
-            pages.append(
-                Page(
-                    path=file.src_uri,
-                    source=path,
-                    title=nav_page.title,
-                    markdown=rendered,
-                    steps=tuple(steps),
-                )
-            )
-    return Project(
-        config_file=config_path,
-        root=config_path.parent,
-        docs_dir=docs_dir,
-        pages=tuple(pages),
-        extra=dict(config.get("extra") or {}),
-    )
