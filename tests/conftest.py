@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # playwright is a heavy import: only the fixtures that need i
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Tests load fixture projects (and this guide) in place: the project cache would leave
+# .meshdemo/ folders in the source tree. Its own tests (test_project_cache.py) turn it on.
+os.environ.setdefault("MESHDEMO_NO_CACHE", "1")
+
 
 def browser_required() -> bool:
     """True where a missing browser must fail the run instead of skipping its tests."""

@@ -61,3 +61,34 @@ def test_list_imports_neither_kubernetes_nor_playwright():
     report = json.loads(result.stderr.strip().splitlines()[-1])
     assert report == {"status": 0, "heavy": []}
     assert result.stdout.count("\n") == len(load_project(FIXTURES / "basic" / "mkdocs.yml").steps)
+
+
+def test_a_second_list_reads_the_project_cache_not_mkdocs(tmp_path: Path) -> None:
+    """Nothing changed since the first: the second imports no MkDocs and prints the same."""
+    import shutil
+
+    shutil.copytree(FIXTURES / "basic", tmp_path / "basic")
+    code = (
+        "import json, sys\n"
+        "from meshdemo import cli\n"
+        "status = cli.main(['list'])\n"
+        "loaded = sorted(m for m in ('mkdocs', 'markdown_it', 'jinja2') if m in sys.modules)\n"
+        "print(json.dumps({'status': status, 'loaded': loaded}), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MESHDEMO_NO_CACHE"}
+    answers = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path / "basic",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**env, "NO_MKDOCS_2_WARNING": "1"},
+        )
+        answers.append((done.stdout, json.loads(done.stderr.strip().splitlines()[-1])))
+    (first, first_report), (second, second_report) = answers
+    assert first_report == {"status": 0, "loaded": ["jinja2", "markdown_it", "mkdocs"]}
+    assert second_report == {"status": 0, "loaded": []}
+    assert second == first and first.count("\n") == 11

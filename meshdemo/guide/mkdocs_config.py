@@ -9,6 +9,7 @@ the terminal and collected for error messages instead.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,6 +86,47 @@ def _nav_lines(config_file: Path, depth: int = 0) -> tuple[Path, dict[str, int]]
     if isinstance(parent, yaml.ScalarNode) and depth < 10:
         return _nav_lines(config_file.parent / str(parent.value), depth + 1)
     return config_file, lines
+
+
+_ENV_TAG = re.compile(r"!ENV\s+(\[[^\]\n]*\]|[^\s\]\[,]+)")
+
+
+def config_files(config_file: Path) -> list[tuple[Path, list[str]]]:
+    """The configuration file and those it inherits (``INHERIT:``), each with the environment
+    variables it reads (``!ENV NAME``, ``!ENV [NAME, OTHER, default]``): what a loaded
+    configuration depends on."""
+    found: list[tuple[Path, list[str]]] = []
+    path: Path | None = config_file
+    while path is not None and len(found) < 10 and path not in [p for p, _ in found]:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            found.append((path, []))
+            break
+        names: list[str] = []
+        for match in _ENV_TAG.finditer(text):
+            value = match.group(1)
+            items = value.strip("[]").split(",") if value.startswith("[") else [value]
+            # in a list, the last item is the default unless it is the only one
+            candidates = items[:-1] if len(items) > 1 else items
+            names += [item.strip().strip("'\"") for item in candidates if item.strip()]
+        found.append((path, names))
+        path = _inherited(path, text)
+    return found
+
+
+def _inherited(config_file: Path, text: str) -> Path | None:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        found = isinstance(key, yaml.ScalarNode) and key.value == "INHERIT"
+        if found and isinstance(value, yaml.ScalarNode):
+            return (config_file.parent / str(value.value)).absolute()
+    return None
 
 
 def load_config(config_file: Path) -> Any:

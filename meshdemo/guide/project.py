@@ -5,26 +5,43 @@ MkDocs decides what the pages are and in which order, mkdocs-macros renders them
 rendered page into steps. Every problem is raised before anything runs or is written: a
 ``ConfigError`` for mkdocs.yml, a ``ParseError`` naming the page and line for a page.
 
-This module imports neither MkDocs nor markdown-it until a project is read.
+Loading MkDocs' configuration and its plugins takes most of a second, so the loaded project is
+kept in ``.meshdemo/`` (``meshdemo.guide.cache``) with the list of what it was read from, and
+read back while none of that changed. This module imports neither MkDocs nor markdown-it
+until the project has to be read again.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+from meshdemo.guide.cache import Inputs, ProjectCache, cache_enabled
 from meshdemo.model import Page, Project, Step
 
 
-def load_project(config_file: str | Path) -> Project:
+def load_project(config_file: str | Path, *, cache: bool | None = None) -> Project:
     """Read an MkDocs project: its pages in nav order and their steps, validated.
 
+    ``cache``: read the project kept in ``.meshdemo/`` when nothing it was read from changed,
+    and keep it there after reading it (default: yes, unless ``MESHDEMO_NO_CACHE=1``).
     Raises ConfigError (mkdocs.yml) or ParseError (a page) before anything is run or written.
     """
-    return read_project(Path(config_file).absolute())
+    config_path = Path(config_file).absolute()
+    store = ProjectCache(config_path) if (cache_enabled() if cache is None else cache) else None
+    if store is not None:
+        project = store.load()
+        if project is not None:
+            return project
+    project, inputs = read_project(config_path)
+    if store is not None:
+        store.save(project, inputs)
+    return project
 
 
-def read_project(config_path: Path) -> Project:
-    """Read the project from its files."""
+def read_project(config_path: Path) -> tuple[Project, Inputs]:
+    """Read the project from its files; also say which files (and variables) it was read from."""
     from mkdocs.structure.files import get_files
     from mkdocs.structure.nav import get_navigation
     from mkdocs.utils import meta
@@ -34,12 +51,17 @@ def read_project(config_path: Path) -> Project:
         Macros,
         TemplateError,
         check_nav_pages,
+        config_files,
         load_config,
         macros_plugin,
         quiet_mkdocs,
     )
     from meshdemo.guide.pages import read_rendered_page, unique_ids
 
+    inputs = Inputs.start()
+    for path, env_names in config_files(config_path):
+        inputs.add_file(path)
+        inputs.add_env(env_names)
     config = load_config(config_path)
     with quiet_mkdocs():
         files = get_files(config)
@@ -47,9 +69,13 @@ def read_project(config_path: Path) -> Project:
         check_nav_pages(nav, config_path)
 
         docs_dir = Path(config["docs_dir"])
+        inputs.add_tree(docs_dir)
         macros = None
         plugin = macros_plugin(config)
         if plugin is not None:
+            # each input is read for its digest before it is used: a file changed meanwhile
+            # makes the next load read the project again, never keep a stale one
+            _macros_inputs(inputs, plugin.config, config_path.parent, docs_dir)
             macros = Macros(plugin, config, config_path)
             macros.nav(nav, config, files)
 
@@ -93,10 +119,37 @@ def read_project(config_path: Path) -> Project:
                     steps=read.steps,
                 )
             )
-    return Project(
+    project = Project(
         config_file=config_path,
         root=config_path.parent,
         docs_dir=docs_dir,
         pages=tuple(pages),
         extra=dict(config.get("extra") or {}),
     )
+    return project, inputs
+
+
+def _macros_inputs(inputs: Inputs, options: Any, root: Path, docs_dir: Path) -> None:
+    """What mkdocs-macros reads besides the pages: yaml files, templates, Python modules."""
+    import importlib.util
+
+    for entry in options.get("include_yaml") or []:
+        name = next(iter(entry.values())) if isinstance(entry, dict) else entry
+        inputs.add_file(root / str(name))
+    include_dir = options.get("include_dir")
+    if include_dir:
+        folder = Path(include_dir)
+        inputs.add_tree(folder if folder.is_absolute() else Path.cwd() / folder)
+    # the project's own module: main.py or main/ beside mkdocs.yml (its absence counts too)
+    local = root / str(options.get("module_name") or "main")
+    inputs.add_file(local.with_suffix(".py"))
+    if local.is_dir():
+        inputs.add_tree(local)
+    for name in options.get("modules") or []:
+        module = str(name).split(":")[-1].strip()
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and os.path.isfile(spec.origin):
+            inputs.add_file(Path(spec.origin))
