@@ -63,6 +63,44 @@ def test_list_imports_neither_kubernetes_nor_playwright():
     assert result.stdout.count("\n") == len(load_project(FIXTURES / "basic" / "mkdocs.yml").steps)
 
 
+def _many_steps(folder: Path, count: int) -> Path:
+    (folder / "docs").mkdir(parents=True)
+    body = "".join(f"``` {{ .bash #step-{n} }}\necho {n}\n```\n\n" for n in range(count))
+    (folder / "docs" / "index.md").write_text("# Many\n\n" + body)
+    (folder / "mkdocs.yml").write_text("site_name: Many\nnav:\n  - index.md\n")
+    return folder
+
+
+def test_list_into_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    """`meshdemo list | head -1`: far more output than a pipe holds, the reader gone."""
+    project = _many_steps(tmp_path / "many", 3000)
+    lister = subprocess.Popen(
+        [sys.executable, "-m", "meshdemo", "list"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert lister.stdout is not None and lister.stderr is not None
+    first = lister.stdout.readline()
+    lister.stdout.close()  # what head does after its line
+    status = lister.wait(timeout=120)
+    errors = lister.stderr.read().decode()
+    assert first.startswith(b"step-0 ")
+    assert status == 0, errors
+    assert "BrokenPipeError" not in errors and "Traceback" not in errors
+
+
+def test_list_of_a_project_without_steps_says_so(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# Nothing to run\n\n```yaml\na: 1\n```\n")
+    (tmp_path / "mkdocs.yml").write_text("site_name: Empty\nnav:\n  - index.md\n")
+    result = run("-m", "meshdemo", "list", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "no steps in the 1 page of mkdocs.yml" in result.stderr
+
+
 def test_a_second_list_reads_the_project_cache_not_mkdocs(tmp_path: Path) -> None:
     """Nothing changed since the first: the second imports no MkDocs and prints the same."""
     import shutil

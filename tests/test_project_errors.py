@@ -141,6 +141,16 @@ def test_check_rejects_bad_input_with_exit_2(project: Path) -> None:
     assert "docs/second.md:5: " in result.stderr
 
 
+def test_a_project_without_steps_runs_and_says_so(project: Path) -> None:
+    """Not an error about --from and --to that nobody gave."""
+    for page in ("index.md", "second.md"):
+        (project / "docs" / page).write_text("# Only text\n\n```yaml\na: 1\n```\n")
+    result = meshdemo_program("run", "--no-capture", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "No steps to run" in result.stdout
+    assert "--from" not in result.stdout + result.stderr
+
+
 def test_unterminated_fence(project: Path) -> None:
     (project / "docs" / "second.md").write_text("# Second\n\ntext\n\n```bash\necho never closed\n")
     result = meshdemo("list", cwd=project)

@@ -1,11 +1,15 @@
 """``meshdemo list``: the steps in run order, one a line: id, page:line, command.
 
-Plain aligned text, so it stays greppable when piped. Imports only the parser.
+Plain aligned text, so it stays greppable when piped; a reader that stops early
+(``meshdemo list | head``) is not an error. Imports only the project loader: a project read
+before, and unchanged since, comes from the project cache without loading MkDocs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from meshdemo.guide.project import load_project
 from meshdemo.model import Kind, Step
@@ -39,6 +43,17 @@ def format_steps(steps: list[Step]) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     project = load_project(args.config_file)
-    for line in format_steps(project.steps):
-        print(line)
+    if not project.steps:
+        pages = len(project.pages)
+        plural = "s" if pages != 1 else ""
+        print(f"no steps in the {pages} page{plural} of {args.config_file}", file=sys.stderr)
+        return 0
+    lines = format_steps(project.steps)
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader has all it wanted (`meshdemo list | head -1`); Python would report the
+        # pipe again when it flushes stdout at exit, so stdout goes to /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -608,6 +608,8 @@ def select_steps(
     from meshdemo.errors import MeshdemoError
 
     steps = project.steps
+    if not steps:  # nothing to bound or choose from: the caller says there is nothing to run
+        return []
     ids = [s.id for s in steps]
     for option, value in (("--from", from_id), ("--to", to_id)):
         if value is not None and value not in ids:
