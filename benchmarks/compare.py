@@ -213,7 +213,8 @@ class Report:
         self.console.print(table)
 
     def note(self, text: str) -> None:
-        self.console.print(text)
+        # plain text: rich would take the "[bench]" of an install hint for markup and drop it
+        self.console.print(text, markup=False)
 
     def target(self, what: str, measured: str, goal: str, met: bool | None) -> None:
         verdict = "—" if met is None else ("met" if met else "NOT met")
