@@ -7,6 +7,10 @@ which every engine runs; this hook adds what only MkDocs and ProperDocs offer.
 from meshdemo.site import mkdocs_hook
 
 
+def on_startup(command, dirty):
+    mkdocs_hook.on_startup(command, dirty)
+
+
 def on_config(config):
     return mkdocs_hook.on_config(config)
 

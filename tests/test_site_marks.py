@@ -11,6 +11,7 @@ from test_render import capture, render, runs, steps_of, store_of, text, tree
 from meshdemo.captures import RunRecord
 from meshdemo.history import History
 from meshdemo.replay import ReplayProgress
+from meshdemo.site import markdown
 
 PAGE = "# Install\n\n``` { .bash #a }\nkubectl get pods\n```\n\n``` { .bash #b }\ntrue\n```\n"
 EARLIER, LATER = "2026-11-25T08:00:00.000+00:00", "2026-11-26T08:12:40.000+00:00"
@@ -73,11 +74,15 @@ def test_without_history_nothing_is_marked(project: Path) -> None:
     assert "changed since" not in html.lower() and "meshdemo-drift" not in html
 
 
-def test_a_page_shows_a_running_replay_as_far_as_it_got(project: Path) -> None:
+def test_a_page_shows_a_running_replay_as_far_as_it_got(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     show(project, "r2", LATER, {"a": "shown now\n", "b": "shown too\n"})
     kept = keep(project, "r1", EARLIER, {"a": "as replayed\n", "b": "later\n"})
     progress = ReplayProgress("r1", str(kept), EARLIER, ["a", "b"], played=["a"], current="b")
     progress.write(project / ".meshdemo")  # this process stands for the replay: it is alive
+    assert "Replay of the run" not in render(PAGE, project / "docs")  # a build ignores it
+    monkeypatch.setattr(markdown, "follow_replay", True)  # as `mkdocs serve` sets it
     html = render(PAGE, project / "docs")
     [script] = re.findall(r"<script>.*?</script>", html, flags=re.DOTALL)
     assert "a.meshdemo-replay-follow" in script and "location.replace" in script

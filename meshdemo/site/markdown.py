@@ -50,6 +50,9 @@ PLACE_PRIORITY = 29
 # ids of the steps rendered by this process since the last reset: the MkDocs hook names the
 # capture files that no step owns any more.
 rendered_ids: set[str] = set()
+# Whether pages show a running replay (``meshdemo replay``): only a served site follows one,
+# never a build (the MkDocs hook turns it on for `mkdocs serve`).
+follow_replay = False
 
 
 @cache
@@ -125,7 +128,12 @@ class ReadSteps(Preprocessor):
         store = CaptureStore(captures_dir(where, self.options))
         try:
             placed = place_blocks(
-                rendered, where.page or "page.md", store, where.docs_dir, where.root / RUN_DIR
+                rendered,
+                where.page or "page.md",
+                store,
+                where.docs_dir,
+                where.root / RUN_DIR,
+                follow_replay=follow_replay,
             )
         except ParseError as error:
             raise _build_error(error, where, rendered) from None

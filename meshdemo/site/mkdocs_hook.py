@@ -8,7 +8,7 @@
 * leaves the capture files out of the built site (they are build inputs; ``mkdocs serve`` still
   watches them, so a new capture rebuilds the pages);
 * names capture files that no step owns any more, after the build;
-* under ``mkdocs serve``, rebuilds the pages as a replay goes on (they follow it).
+* under ``mkdocs serve`` only, has the pages follow a replay, rebuilding them as it goes on.
 
 Stale captures are warnings logged by the extension on MkDocs' logger: ``--strict`` fails on
 them with or without this hook.
@@ -44,6 +44,11 @@ def store_for(config: Any) -> CaptureStore:
         page_file=None,
     )
     return CaptureStore(extension.captures_dir(where, options))
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    """Only a served site follows a replay: a build shows what ran, whatever plays meanwhile."""
+    extension.follow_replay = command == "serve"
 
 
 def on_config(config: Any) -> Any:

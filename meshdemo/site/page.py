@@ -86,12 +86,19 @@ def may_have_steps(text: str) -> bool:
 
 
 def place_blocks(
-    rendered: str, page: str, store: CaptureStore, docs_dir: Path, run_dir: Path | None = None
+    rendered: str,
+    page: str,
+    store: CaptureStore,
+    docs_dir: Path,
+    run_dir: Path | None = None,
+    *,
+    follow_replay: bool = False,
 ) -> PlacedPage | None:
     """The page with its blocks placed, or None when it has no step. Raises ParseError.
 
     ``run_dir`` (the project's ``.meshdemo``): where the kept runs say which outputs changed
-    since the run before, and where a running replay says how far it got.
+    since the run before, and, with ``follow_replay``, where a running replay says how far
+    it got.
     """
     if not may_have_steps(rendered):
         return None
@@ -108,7 +115,7 @@ def place_blocks(
         return name
 
     earlier = EarlierOutputs.of(run_dir) if run_dir is not None else None
-    replay = ReplayView.active(run_dir) if run_dir is not None else None
+    replay = ReplayView.active(run_dir) if run_dir is not None and follow_replay else None
     # (first line, end line, replacement): lines[first:end] become the replacement
     edits: list[tuple[int, int, list[str]]] = []
     for step in read.steps:
