@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ST), other 2-byte escapes.
 _CSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]")
@@ -82,22 +83,28 @@ class Style:
 
     def span(self) -> str | None:
         """The opening tag for this style, or None for the terminal's default look."""
-        classes: list[str] = []
-        styles: list[str] = []
-        for prefix, colour, prop in (("fg", self.fg, "color"), ("bg", self.bg, "background")):
-            if isinstance(colour, int):
-                classes.append(f"ansi-{prefix}-{colour}")
-            elif colour is not None:
-                styles.append(f"{prop}:{colour}")
-        for flag in ("bold", "dim", "italic", "underline"):
-            if getattr(self, flag):
-                classes.append(f"ansi-{flag}")
-        if not classes and not styles:
-            return None
-        attrs = f' class="{" ".join(classes)}"' if classes else ""
-        if styles:
-            attrs += f' style="{";".join(styles)}"'
-        return f"<span{attrs}>"
+        return _span(self)
+
+
+@lru_cache(maxsize=256)
+def _span(style: Style) -> str | None:
+    """A handful of styles per output: each opening tag is built once."""
+    classes: list[str] = []
+    styles: list[str] = []
+    for prefix, colour, prop in (("fg", style.fg, "color"), ("bg", style.bg, "background")):
+        if isinstance(colour, int):
+            classes.append(f"ansi-{prefix}-{colour}")
+        elif colour is not None:
+            styles.append(f"{prop}:{colour}")
+    for flag in ("bold", "dim", "italic", "underline"):
+        if getattr(style, flag):
+            classes.append(f"ansi-{flag}")
+    if not classes and not styles:
+        return None
+    attrs = f' class="{" ".join(classes)}"' if classes else ""
+    if styles:
+        attrs += f' style="{";".join(styles)}"'
+    return f"<span{attrs}>"
 
 
 DEFAULT = Style()
@@ -127,8 +134,9 @@ def _extended(codes: list[int], at: int) -> tuple[int | str | None, int]:
     return None, len(codes) - at  # malformed: ignore the rest, as terminals do
 
 
+@lru_cache(maxsize=1024)
 def apply_sgr(style: Style, params: str) -> Style:
-    """The style after ``ESC [ params m``."""
+    """The style after ``ESC [ params m`` (the same few sequences recur: cached)."""
     try:
         codes = [int(code) if code else 0 for code in re.split("[;:]", params)] if params else [0]
     except ValueError:
