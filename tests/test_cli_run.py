@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import cli
 import pytest
 
 from meshdemo.run.processes import is_alive
@@ -25,16 +23,8 @@ def project(tmp_path: Path) -> Path:
     return target
 
 
-def meshdemo(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60):
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "meshdemo", "run", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def meshdemo(cwd: Path, *args: str, env: dict[str, str] | None = None):
+    return cli.meshdemo("run", *args, cwd=cwd, env=env)
 
 
 def test_a_passing_run_captures_every_step(project: Path) -> None:
@@ -138,13 +128,7 @@ def test_interrupt_stops_everything(tmp_path: Path, sig: signal.Signals) -> None
         f"echo started > {tmp_path / 'ready'}\n"
         "sleep 123\n```\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "meshdemo", "run"],
-        cwd=guide,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = cli.start_meshdemo("run", cwd=guide)
     try:
         deadline = time.monotonic() + 30
         while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
@@ -177,13 +161,6 @@ DEMO_FROM_GREET = ("--skip-prereq", "--no-capture", "--from", "greet")
 def test_demo_from_resumes_the_shell_state_like_run_from(project: Path) -> None:
     # a full run saves the shell state; greet needs DEMO_NAME, exported by the step before it
     assert meshdemo(project, "--cleanup", "never").returncode == 0
-    resumed = subprocess.run(
-        [sys.executable, "-m", "meshdemo", "demo", *DEMO_FROM_GREET],
-        cwd=project,
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    resumed = cli.meshdemo("demo", *DEMO_FROM_GREET, cwd=project)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "✓ greet" in resumed.stdout
