@@ -9,6 +9,7 @@ steps into the job summary.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import time
@@ -35,6 +36,17 @@ STYLES = {
     StepStatus.NOT_RUN: ("dim", "·"),
 }
 TAIL_LINES = 20
+_COLOUR = re.compile(r"\x1b\[[0-9;:]*m")  # SGR: colours and weights, harmless to drop
+# every other control character (escape sequences start with ESC or a C1 control), tab kept
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def for_terminal(text: str) -> str:
+    """Text a step printed, made safe to show on the user's terminal: colours dropped, every
+    other control character shown as an escape (``\\x1b[2J``) instead of acting (clearing the
+    screen, moving the cursor, retitling the window)."""
+    text = _COLOUR.sub("", text)
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def duration(seconds: float) -> str:
@@ -93,7 +105,7 @@ def result_line(result: StepResult) -> str:
     if result.attempts > 1:
         text += f" ({result.attempts} attempts)"
     if result.note:
-        text += f" [dim]— {escape(result.note)}[/]"
+        text += f" [dim]— {escape(for_terminal(result.note))}[/]"
     return text
 
 
@@ -137,7 +149,8 @@ def teardown_command(project: Project, config_file: str | Path, options: RunOpti
 
 
 def failure_lines(failed: StepResult, tail_lines: int = TAIL_LINES) -> list[str]:
-    """Where a step broke, as plain lines: page:line, id, status, command, output tail."""
+    """Where a step broke, as plain lines: page:line, id, status, command, output tail (what
+    the step printed, safe for a terminal: see :func:`for_terminal`)."""
     step = failed.step
     lines = [
         f"{step.location}: step {step.id} {failed.status}"
@@ -148,7 +161,7 @@ def failure_lines(failed: StepResult, tail_lines: int = TAIL_LINES) -> list[str]
     tail = failed.tail(tail_lines)
     lines.append(f"last {tail_lines} lines of output:" if tail else "(no output)")
     lines.extend(f"    {line}" for line in tail.splitlines())
-    return lines
+    return [for_terminal(line) for line in lines]
 
 
 def report_failure(
