@@ -65,6 +65,7 @@ class RunRecord:
     tool_versions: dict[str, str] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)  # {id, page, status, duration}
     format: int = FORMAT
+    error: str | None = None  # status "error": what broke the run off (not a step)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:

@@ -124,8 +124,8 @@ def test_background_step_is_stopped_with_its_group(tmp_path: Path) -> None:
         assert shell.run("echo next").output == "next\n"
         child = read_pids(pidfile)[0]
         assert is_alive(child)
-        log = shell.stop_background(started.pgid)
-        assert log == "serving\n"
+        log, dropped = shell.stop_background(started.pgid)
+        assert (log, dropped) == ("serving\n", 0)
         assert wait_gone([child, started.pgid]) == []
     finally:
         shell.close()
@@ -238,3 +238,34 @@ def test_children_this_process_started_itself_are_left_alone(tmp_path: Path) -> 
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.mark.parametrize(
+    ("command", "saved"),
+    [("exit 3", True), ("exec true", False), ("kill -9 $$", False)],
+    ids=["exit-saves-state", "exec-saves-nothing", "kill-9-saves-nothing"],
+)
+def test_a_shell_that_ended_says_whether_it_saved_its_state(
+    session: BashSession, command: str, saved: bool
+) -> None:
+    session.run("export BEFORE=1")
+    result = session.run(f"export DURING=1; {command}", timeout=5)
+    assert result.outcome == Outcome.SHELL_EXITED and result.shell_ended
+    assert result.state_saved is saved
+    after = session.run('echo "${DURING:-lost}"').output
+    assert after == ("1\n" if saved else "lost\n")
+
+
+def test_every_step_has_a_fresh_marker(session: BashSession, tmp_path: Path) -> None:
+    session.run("set -v")  # the control lines are echoed into the session log from now on
+    session.run("true")
+    log = (tmp_path / "run" / "session.log").read_text()
+    markers = [
+        line.split("'%s %s\\n' ")[1].split()[0]
+        for line in log.splitlines()
+        if "printf" in line and "'%s %s\\n' " in line
+    ]
+    assert len(markers) >= 1 and len(set(markers)) == len(markers)
+    # printing an earlier step's marker cannot end a later step
+    result = session.run(f"echo {markers[0]} 0; false")
+    assert result.status == 1

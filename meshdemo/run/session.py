@@ -5,30 +5,39 @@ How a step runs (see the notes on bash job control this builds on):
 * The step's text is written to a file and the shell is sent one line on its standard input
   (the *control pipe*)::
 
-      __meshdemo_seq=N; source STEPFILE </dev/null >OUTFILE 2>&1; printf 'SALT %s\\n' "$?"
+      \\builtin trap 'ABORT-TEST' USR1; \\builtin jobs >/dev/null 2>&1;
+      \\builtin source STEPFILE </dev/null >OUTFIFO 2>&1; \\builtin printf '%s %s\\n' MARKER "$?"
 
   ``source`` keeps the state a step sets (variables, functions, ``cd``, ``PATH``) for the next
   one; ``</dev/null`` gives a command that reads standard input an immediate end of file instead
-  of the rest of the control pipe; ``>OUTFILE 2>&1`` records stdout and stderr interleaved in the
-  order they were written. The shell's own stdout carries nothing but the marker lines, whose
-  per-run random salt cannot be produced by accident, so reading until the marker is how we learn
-  that the step ended and with which status.
+  of the rest of the control pipe; ``>OUTFIFO 2>&1`` sends stdout and stderr, interleaved in the
+  order they were written, into a FIFO this process reads while the step runs, keeping a bounded
+  tail (:class:`~meshdemo.run.output.OutputTail`): a step that prints without end costs neither
+  memory nor disk. The shell's own stdout carries nothing but marker lines.
+* **The protocol cannot be broken from inside by accident.** Every word of it is a builtin
+  called as ``\\builtin NAME`` (the backslash defeats aliases, ``builtin`` defeats functions: a
+  step that defines ``source`` or ``printf`` changes nothing); it uses no shell variable (a step
+  may make every variable readonly); the marker is fresh and random for each step, so no output,
+  and no marker seen earlier (``set -v`` echoes the control line into the session log), can pass
+  for the end of a later step.
 * End of file on the control pipe instead of a marker means the step ended the shell (``exit``,
-  ``exec``, ``kill $$``): reported as such, never waited for. The shell's EXIT trap saves the
-  exported variables, the functions and the working directory first, and :meth:`restart` starts a
-  fresh shell from them (unexported variables are lost; ``exec`` skips EXIT traps, so after an
-  ``exec`` the new shell starts from the last state saved, if any).
+  ``exec``, ``kill $$``): reported as such, never waited for beyond the step's deadline (an
+  ``exec sleep 3000`` is stopped at its timeout like any step). The shell's EXIT trap saves the
+  exported variables, the functions and the working directory first, and the next step starts a
+  fresh shell from them (unexported variables are lost; ``exec`` and ``kill -9 $$`` skip EXIT
+  traps: :attr:`StepRun.state_saved` says whether this exit saved anything).
 * ``set -m`` puts every foreground command and every ``&`` job of the shell in a process group
   of its own, so a timeout can kill the step's process groups without killing the shell, and
-  ``trap 'return 124' USR1`` then makes the sourced step return at once: the remaining lines do
-  not run, the state set before the kill is kept. The trap only fires when an *abort file* names
-  the step being run, so a late USR1 can never cut short the next step.
-* Background steps run as ``source STEPFILE </dev/null >LOG 2>&1 &``: a job with a process group
-  of its own (its pgid is its pid, ``$!``), stopped with its whole group by :meth:`close`.
+  the step's USR1 trap, which returns 124 from the sourced step only when this step's abort file
+  exists, then makes it return at once: the remaining lines do not run, the state set before the
+  kill is kept. A late USR1 can never cut short the next step: its trap tests another file.
+* Background steps run as ``source STEPFILE </dev/null >>LOG 2>&1 &``: a job with a process
+  group of its own (its pgid is its pid, ``$!``), stopped with its whole group by :meth:`close`.
+  Its log is trimmed to a bounded tail while the run goes on.
 
 The session is a plain :class:`subprocess.Popen` with pipes rather than an ``sh`` command: the
-control protocol needs the raw descriptors (a write per step, ``select`` + ``os.read`` on the
-marker pipe, no reader thread), which is what keeps a trivial step well under a millisecond.
+control protocol needs the raw descriptors (a write per step, ``select`` + ``os.read``, no reader
+thread), which is what keeps a trivial step well under a millisecond.
 
 Process control (``/proc``, the subreaper, ending process trees) lives in
 :mod:`meshdemo.run.processes`: :meth:`close` ends every process the session started.
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import select
 import shlex
@@ -49,6 +59,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from meshdemo.run.output import KEPT_OUTPUT, OutputTail
 from meshdemo.run.processes import (
     Proc,
     boot_ticks,
@@ -62,7 +73,12 @@ from meshdemo.run.processes import (
 )
 from meshdemo.status import Outcome
 
-MAX_OUTPUT = 512 * 1024  # bytes of a step's output kept (its tail)
+START_TIMEOUT = 10.0  # seconds for a new shell to answer
+ABORT_GRACE = 3.0  # seconds for a killed step's shell to answer before it is killed too
+TICK = 0.25  # seconds between ``tick`` calls while a step runs
+TRIM_EVERY = 1.0  # seconds between trims of the background steps' logs
+READ_SIZE = 1 << 16
+_READONLY = re.compile(r"^declare -([A-Za-z]*)r([A-Za-z]*) ", re.MULTILINE)
 
 
 @dataclass
@@ -71,18 +87,21 @@ class StepRun:
 
     outcome: str
     status: int | None  # exit status (124 after a timeout/stop, the shell's after shell-exited)
-    output: str
+    output: str  # the tail of what it printed (raw: not yet masked, see meshdemo.run.output)
     started_at: str  # ISO 8601, UTC
     duration: float  # seconds
     pgid: int | None = None  # background steps: the job's process group
     log: Path | None = None  # background steps: where the output goes
     step_file: Path | None = None  # the file the step ran from (bash names it in errors)
+    dropped: int = 0  # bytes of output left out before ``output``
+    shell_ended: bool = False  # the shell is gone: the next step starts a new one
+    state_saved: bool = False  # (shell_ended) its exit saved the state the new shell starts from
 
 
 def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
     """A new private folder in memory (/dev/shm), or None where there is none.
 
-    A step costs two file creations (its step file and its output file); on some disks a
+    A step costs a few file creations (its step file, its output FIFO); on some disks a
     creation costs ~0.3 ms, on tmpfs ~0.03 ms, and nothing in these files outlives the step.
     """
     import tempfile
@@ -103,10 +122,14 @@ class SessionError(RuntimeError):
     """The shell could not be started or stopped answering."""
 
 
+def _builtin(words: str) -> str:
+    return f"\\builtin {words}"
+
+
 class BashSession:
     """A bash process that keeps its state from one step to the next.
 
-    ``workdir`` receives the step files, the output files, the background logs and the saved
+    ``workdir`` receives the step files, the output FIFOs, the background logs and the saved
     state; ``cwd`` and ``env`` are the shell's starting directory and environment.
     ``state``: a state file saved by an earlier session (:attr:`saved_state`) to start from
     (how ``meshdemo run --from`` resumes); ``pinned``: names of ``env`` whose values win over
@@ -127,24 +150,31 @@ class BashSession:
         self.cwd = Path(cwd) if cwd else Path.cwd()
         self.env = dict(os.environ if env is None else env)
         self.bash = bash
-        self.salt = secrets.token_hex(16)
-        self._marker = f"{self.salt} ".encode()
         self._seq = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self.backgrounds: dict[int, Path] = {}  # pgid -> log of running background steps
+        self._background_tails: dict[int, OutputTail] = {}  # pgid -> what trimming kept
+        self._strays: list[int] = []  # FIFOs of ended steps still held by a process they left
+        self._last_trim = 0.0
         self.pinned = tuple(pinned)
         self._running: int | None = None  # the sequence number of the step running now
         self.subreaper = hold_subreaper(id(self))
         self._children_before = {p.pid for p in processes().values() if p.ppid == os.getpid()}
         for sub in ("steps", "out", "logs"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        self._abort_file = self.workdir / "abort"
         self._state_file = self.workdir / "state.sh"
         self._state_file.unlink(missing_ok=True)
-        self._abort_file.unlink(missing_ok=True)
         if state is not None and Path(state).is_file():
-            self._state_file.write_bytes(Path(state).read_bytes())
+            # readonly attributes are not restored: the run's pinned variables must stay settable
+            text = Path(state).read_text(encoding="utf-8", errors="surrogateescape")
+            self._state_file.write_text(
+                _READONLY.sub(lambda m: f"declare -{m.group(1)}{m.group(2)} ", text).replace(
+                    "declare - ", "declare -- "
+                ),
+                encoding="utf-8",
+                errors="surrogateescape",
+            )
 
     @property
     def saved_state(self) -> Path:
@@ -164,6 +194,7 @@ class BashSession:
     def start(self) -> BashSession:
         if self.alive:
             return self
+        self._stop_shell()  # what is left of a shell that ended
         self._buffer = b""
         with open(self.workdir / "session.log", "ab") as log:
             # start_new_session: Ctrl-C at the terminal reaches only us; we stop the shell's
@@ -179,32 +210,41 @@ class BashSession:
             )
         _LIVE_SHELLS.add(self._proc.pid)
         q = shlex.quote
-        abort = q(str(self._abort_file))
         state = q(str(self._state_file))
+        save = (
+            "{ "
+            + _builtin("export -p; ")
+            + _builtin("declare -f; ")
+            + _builtin('printf "cd %q\\n" "$PWD"; } >')
+            + state
+            + " 2>/dev/null"
+        )
         prologue = [
             "set -m",
             "set -o pipefail",
-            # return from the sourced step only when the abort file names the running step
-            "trap 'if [[ -e "
-            + abort
-            + " ]] && { read -r __meshdemo_abort <"
-            + abort
-            + ' ; [[ $__meshdemo_abort == "$__meshdemo_seq" ]]; }; then return 124; fi\' USR1',
-            'trap \'{ export -p; declare -f; printf "cd %q\\n" "$PWD"; } >'
-            + state
-            + " 2>/dev/null' EXIT",
+            _builtin(f"trap {q(save)} EXIT"),
+            # a USR1 before the first step's own trap is harmless (see run)
+            _builtin("trap : USR1"),
         ]
         if self._state_file.exists():
-            prologue.append(f"source {state} >/dev/null 2>&1")
+            prologue.append(_builtin(f"source {state} >/dev/null 2>&1"))
             for name in self.pinned:
                 value = self.env.get(name)
                 prologue.append(
-                    f"export {name}={q(value)}" if value is not None else f"unset {name}"
+                    _builtin(f"export {name}={q(value)}")
+                    if value is not None
+                    else _builtin(f"unset {name}")
                 )
-        prologue.append(f"printf '%s %s\\n' {self.salt} ready")
+        marker = secrets.token_hex(16)
+        prologue.append(_builtin(f"printf '%s %s\\n' {marker} ready"))
         self._send("\n".join(prologue) + "\n")
-        if self._read_marker(time.monotonic() + 10) is None:
-            raise SessionError("bash did not start")
+        try:
+            answer = self._read_marker(marker, time.monotonic() + START_TIMEOUT)
+        except TimeoutError:
+            answer = None
+        if answer != "ready":
+            self._stop_shell()
+            raise SessionError(f"{self.bash} did not start (see {self.workdir / 'session.log'})")
         return self
 
     def restart(self) -> BashSession:
@@ -217,15 +257,24 @@ class BashSession:
         try:
             self.stop_backgrounds()
         finally:
-            self._stop_shell()
-            self.kill_leftovers()
-            release_subreaper(id(self))
+            try:
+                self._stop_shell()
+                self.kill_leftovers()
+            finally:
+                for fd in self._strays:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                self._strays.clear()
+                release_subreaper(id(self))
 
     def __enter__(self) -> BashSession:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _abort_file(self, seq: int) -> Path:
+        return self.workdir / f"abort-{seq}"
 
     def _stop_shell(self) -> None:
         proc, self._proc = self._proc, None
@@ -235,7 +284,7 @@ class BashSession:
         if proc.poll() is None:
             if self._running is not None:
                 # interrupted mid-step (Ctrl-C): the step's remaining lines must not run
-                self._abort_file.write_text(f"{self._running}\n")
+                self._abort_file(self._running).touch()
                 send_signal(proc.pid, signal.SIGUSR1, group=False)
                 self._running = None
             terminate(descendants(proc.pid), protect={proc.pid})
@@ -281,7 +330,7 @@ class BashSession:
         protect = {shell} if shell else set()
         terminate(list(victims.values()), protect=protect)
 
-    # -- running steps ------------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------------
 
     def _send(self, text: str) -> None:
         assert self._proc and self._proc.stdin
@@ -290,35 +339,97 @@ class BashSession:
             os.write(self._proc.stdin.fileno(), text.encode())
 
     def _read_marker(
-        self, deadline: float | None, tick: Callable[[], None] | None = None
+        self,
+        marker: str,
+        deadline: float | None,
+        tick: Callable[[], None] | None = None,
+        output: tuple[int, OutputTail] | None = None,
     ) -> str | None:
-        """The value of the next marker line; None at end of file. TimeoutError at ``deadline``."""
+        """The value after ``marker`` on the shell's stdout; None at its end of file.
+
+        TimeoutError at ``deadline``. Meanwhile ``output`` (a FIFO and the tail it feeds) is
+        read as it comes, the FIFOs of ended steps are drained, background logs trimmed.
+        """
         assert self._proc and self._proc.stdout
         fd = self._proc.stdout.fileno()
+        token = f"{marker} ".encode()
+        out_fd = output[0] if output else None
         while True:
-            start = self._buffer.find(self._marker)
+            start = self._buffer.find(token)
             if start != -1:
                 end = self._buffer.find(b"\n", start)
                 if end != -1:
-                    value = self._buffer[start + len(self._marker) : end].decode()
+                    value = self._buffer[start + len(token) : end].decode(errors="replace")
                     self._buffer = self._buffer[end + 1 :]
                     return value
             wait: float | None = None
+            now = time.monotonic()
             if deadline is not None:
-                wait = deadline - time.monotonic()
+                wait = deadline - now
                 if wait <= 0:
                     raise TimeoutError
             if tick is not None:
-                wait = 0.25 if wait is None else min(wait, 0.25)
-            ready, _, _ = select.select([fd], [], [], wait)
+                wait = TICK if wait is None else min(wait, TICK)
+            if self.backgrounds:
+                if now - self._last_trim >= TRIM_EVERY:
+                    self._trim_backgrounds()
+                    self._last_trim = now
+                wait = TRIM_EVERY if wait is None else min(wait, TRIM_EVERY)
+            watched = [fd, *self._strays]
+            if out_fd is not None:
+                watched.append(out_fd)
+            ready, _, _ = select.select(watched, [], [], wait)
             if not ready:
                 if tick is not None:
                     tick()
                 continue
-            chunk = os.read(fd, 65536)
+            for ready_fd in ready:
+                if ready_fd == fd:
+                    chunk = os.read(fd, READ_SIZE)
+                    if not chunk:
+                        return None
+                    self._buffer += chunk
+                elif ready_fd == out_fd and output is not None:
+                    if not self._read_into(out_fd, output[1]):
+                        out_fd = None  # end of file: every writer closed it
+                else:
+                    self._drain_stray(ready_fd)
+
+    @staticmethod
+    def _read_into(fd: int, tail: OutputTail) -> bool:
+        """Read what ``fd`` holds now into ``tail``; False at its end of file."""
+        while True:
+            try:
+                chunk = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                return True
             if not chunk:
-                return None
-            self._buffer += chunk
+                return False
+            tail.add(chunk)
+            if len(chunk) < READ_SIZE:
+                return True
+
+    def _drain_stray(self, fd: int) -> None:
+        """Output of a process an ended step left behind (``cmd &``): read and dropped, so it
+        never blocks on a full pipe nor lands in another step's output."""
+        try:
+            while chunk := os.read(fd, READ_SIZE):
+                if len(chunk) < READ_SIZE:
+                    return
+        except BlockingIOError:
+            return
+        self._strays.remove(fd)
+        os.close(fd)
+
+    def _finish_output(self, fd: int, tail: OutputTail) -> None:
+        """After the step: what is left in its FIFO; the FIFO is kept drained while a process
+        the step started still holds it."""
+        if self._read_into(fd, tail):
+            self._strays.append(fd)
+        else:
+            os.close(fd)
+
+    # -- running steps ------------------------------------------------------------------------
 
     def _new_paths(self, name: str) -> tuple[int, Path, Path]:
         self._seq += 1
@@ -335,7 +446,7 @@ class BashSession:
         stream: float | None = None,
         tick: Callable[[], None] | None = None,
     ) -> StepRun:
-        """Run ``command`` as one step; wait for it at most ``timeout`` seconds.
+        """Run ``command`` as one step; stop it after ``timeout`` seconds, whatever it does.
 
         ``stream``: stop the step after that many seconds and call it done (outcome STOPPED)
         unless it ended by itself before. ``tick`` is called about 4 times a second while
@@ -343,50 +454,122 @@ class BashSession:
         """
         if not self.alive:
             self.start()
-        seq, step_file, out_file = self._new_paths(name)
+        seq, step_file, fifo = self._new_paths(name)
         step_file.write_text(command if command.endswith("\n") else command + "\n")
+        os.mkfifo(fifo, 0o600)
+        out_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        tail = OutputTail()
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        wall_start = time.time()
         since = boot_ticks()
         begin = time.monotonic()
         limit = stream if stream is not None else timeout
         deadline = None if limit is None else begin + limit
+        marker = secrets.token_hex(16)
         q = shlex.quote
+        abort = q(str(self._abort_file(seq)))
+        trap = q(f"[[ -e {abort} ]] && {_builtin('return 124')}")
         self._send(
             # `jobs` first, output discarded: it consumes bash's reports of jobs that ended
             # since the last step ("[1]+  Terminated  sleep 60"), which bash would otherwise
             # print into this step's output
-            f"jobs >/dev/null 2>&1; __meshdemo_seq={seq};"
-            f" source {q(str(step_file))} </dev/null >{q(str(out_file))} 2>&1;"
-            f" printf '%s %s\\n' {self.salt} \"$?\"\n"
+            f"{_builtin(f'trap {trap} USR1')}; {_builtin('jobs')} >/dev/null 2>&1;"
+            f" {_builtin('source')} {q(str(step_file))} </dev/null >{q(str(fifo))} 2>&1;"
+            f" {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n"
         )
         outcome = Outcome.EXITED
         self._running = seq
+        shell_ended = False
         try:
-            value = self._read_marker(deadline, tick)
+            value = self._read_marker(marker, deadline, tick, (out_fd, tail))
+            if value is None:
+                outcome, shell_ended = Outcome.SHELL_EXITED, True
+                if not self._wait_shell(deadline, (out_fd, tail)):
+                    # the step replaced the shell (exec) and outlived its deadline
+                    outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
         except TimeoutError:
             outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
-            value = self._abort(seq, since, tick)
-        # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
+            value = self._abort(seq, marker, since, tick, (out_fd, tail))
+            shell_ended = value is None
+        finally:
+            # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
+            with contextlib.suppress(OSError):
+                fifo.unlink()
         self._running = None
+        self._finish_output(out_fd, tail)
         duration = time.monotonic() - begin
-        if value is None:
-            outcome = Outcome.SHELL_EXITED
-            status = self._proc.wait() if self._proc else None
-            if status is not None and status < 0:
-                status = 128 - status  # killed by a signal: the shell's convention
+        status: int | None
+        if shell_ended:
+            status = self._shell_status()
         else:
+            assert value is not None
             status = int(value) if value.lstrip("-").isdigit() else None
         return StepRun(
             outcome=outcome,
-            status=status,
-            output=_read_output(out_file),
+            status=124 if outcome == Outcome.TIMED_OUT else status,
+            output=tail.text(),
             started_at=started_at,
             duration=duration,
             step_file=step_file,
+            dropped=tail.dropped,
+            shell_ended=shell_ended,
+            state_saved=shell_ended and self._saved_since(wall_start),
         )
 
-    def _abort(self, seq: int, since: int, tick: Callable[[], None] | None) -> str | None:
-        """Kill the running step's processes, then make the sourced step return 124."""
+    def _saved_since(self, wall_start: float) -> bool:
+        try:
+            return self._state_file.stat().st_mtime >= wall_start - 0.01
+        except OSError:
+            return False
+
+    def _shell_status(self) -> int | None:
+        """The exit status of a shell that ended (the shell's convention for a signal)."""
+        proc = self._proc
+        if proc is None:
+            return None
+        status = proc.poll()
+        self._stop_shell()
+        if status is not None and status < 0:
+            status = 128 - status
+        return status
+
+    def _wait_shell(self, deadline: float | None, output: tuple[int, OutputTail]) -> bool:
+        """Wait for a shell whose control pipe closed to end, reading the step's output; True
+        once it ended. At ``deadline`` it is killed with everything in its session (what
+        ``exec`` put in its place), and False says so."""
+        assert self._proc is not None
+        proc = self._proc
+        out_fd: int | None = output[0]
+        while proc.poll() is None:
+            wait = 0.05
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    terminate([p for p in processes().values() if p.sid == proc.pid], protect=set())
+                    proc.wait()
+                    return False
+                wait = min(wait, left)
+            if out_fd is None:
+                time.sleep(wait)
+                continue
+            ready, _, _ = select.select([out_fd], [], [], wait)
+            if ready and not self._read_into(out_fd, output[1]):
+                out_fd = None
+        return True
+
+    def _abort(
+        self,
+        seq: int,
+        marker: str,
+        since: int,
+        tick: Callable[[], None] | None,
+        output: tuple[int, OutputTail],
+    ) -> str | None:
+        """Kill the running step's processes, then make the sourced step return 124.
+
+        The marker that follows is returned; None when the shell had to be killed too (it did
+        not answer within :data:`ABORT_GRACE`): the next step starts a new shell.
+        """
         assert self._proc
         shell = self._proc.pid
         victims = [
@@ -394,25 +577,29 @@ class BashSession:
             for p in self._step_processes(shell)
             if p.start >= since or p.pgid == shell  # started by this step (or a subshell of it)
         ]
-        self._abort_file.write_text(f"{seq}\n")
+        abort_file = self._abort_file(seq)
+        abort_file.touch()
         # USR1 first: bash holds the trap until the foreground command ends, then returns from
         # the step. Killing first would let the step's next line start before USR1 arrives.
         send_signal(shell, signal.SIGUSR1, group=False)
         terminate(victims, protect={shell})
         try:
-            value = self._read_marker(time.monotonic() + 10, tick)
+            value = self._read_marker(marker, time.monotonic() + ABORT_GRACE, tick, output)
         except TimeoutError:
-            # the shell itself is stuck: give up on it; the caller sees a shell that ended
-            self._stop_shell()
             value = None
-        self._abort_file.unlink(missing_ok=True)
+        abort_file.unlink(missing_ok=True)
+        if value is None:
+            # the shell itself is stuck (or gone): end it and all it holds
+            terminate([p for p in processes().values() if p.sid == shell], protect=set())
+            self._running = None
+            return None
         # Wait until bash has reaped the jobs it lost: it reports a killed job ("[1]+
         # Terminated") when it reaps it, into whatever output is redirected at that moment;
         # reaped now, while it waits for input, the report goes to the session log instead of
         # into the next step's output.
         jobs = [p.pid for p in victims if p.ppid == shell]
         deadline = time.monotonic() + 1.0
-        while value is not None and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             if not any(os.path.exists(f"/proc/{pid}") for pid in jobs):
                 break
             time.sleep(0.005)
@@ -433,6 +620,8 @@ class BashSession:
             found.append(proc)
         return found
 
+    # -- background steps ---------------------------------------------------------------------
+
     def run_background(self, command: str, *, name: str = "step", check: float = 0.3) -> StepRun:
         """Start ``command`` as a job of its own; see after ``check`` seconds whether it lives.
 
@@ -447,13 +636,22 @@ class BashSession:
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         begin = time.monotonic()
         q = shlex.quote
+        marker = secrets.token_hex(16)
+        # >> (append): trimming the log (see _trim_backgrounds) makes the job write at its start
         self._send(
-            f"source {q(str(step_file))} </dev/null >{q(str(log))} 2>&1 &"
-            f" printf '%s %s\\n' {self.salt} \"$!\"\n"
+            f"{_builtin('source')} {q(str(step_file))} </dev/null >>{q(str(log))} 2>&1 &"
+            f" {_builtin('printf')} '%s %s\\n' {marker} \"$!\"\n"
         )
-        value = self._read_marker(time.monotonic() + 10)
-        if value is None:
-            return StepRun(Outcome.SHELL_EXITED, None, "", started_at, time.monotonic() - begin)
+        value = self._read_marker(marker, time.monotonic() + START_TIMEOUT)
+        if value is None or not value.isdigit():
+            return StepRun(
+                Outcome.SHELL_EXITED,
+                self._shell_status(),
+                "",
+                started_at,
+                time.monotonic() - begin,
+                shell_ended=True,
+            )
         pgid = int(value)
         self.backgrounds[pgid] = log
         end = time.monotonic() + check
@@ -462,21 +660,53 @@ class BashSession:
         if not is_alive(pgid):
             del self.backgrounds[pgid]
             # the job has ended: `wait` returns its saved status at once
-            self._send(f"wait {pgid}; printf '%s %s\\n' {self.salt} \"$?\"\n")
-            status = self._read_marker(time.monotonic() + 10)
+            marker = secrets.token_hex(16)
+            self._send(
+                f"{_builtin(f'wait {pgid}')}; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n"
+            )
+            status = self._read_marker(marker, time.monotonic() + START_TIMEOUT)
+            text, dropped = self._log_tail(pgid, log)
             return StepRun(
                 Outcome.EXITED,
                 int(status) if status and status.isdigit() else None,
-                _read_output(log),
+                text,
                 started_at,
                 time.monotonic() - begin,
+                dropped=dropped,
             )
         return StepRun(
             Outcome.STARTED, None, "", started_at, time.monotonic() - begin, pgid=pgid, log=log
         )
 
-    def stop_background(self, pgid: int) -> str:
-        """Stop a background step with its whole process group; return its log."""
+    def _trim_backgrounds(self) -> None:
+        """Keep each background log to a bounded tail while the run goes on."""
+        for pgid, log in self.backgrounds.items():
+            try:
+                if log.stat().st_size <= 2 * KEPT_OUTPUT:
+                    continue
+                with open(log, "r+b") as handle:
+                    tail = self._background_tails.setdefault(pgid, OutputTail())
+                    tail.add(handle.read())
+                    handle.truncate(0)
+            except OSError:
+                continue
+
+    def _log_tail(self, pgid: int, log: Path) -> tuple[str, int]:
+        tail = self._background_tails.pop(pgid, None) or OutputTail()
+        with contextlib.suppress(OSError), open(log, "rb") as handle:
+            # the file is what trimming left: its tail is all that is needed
+            size = os.fstat(handle.fileno()).st_size
+            if size > tail.keep:
+                # what trimming kept earlier is older than the part of the file left out too
+                tail.dropped += len(tail.data) + size - tail.keep
+                tail.data.clear()
+                handle.seek(size - tail.keep)
+            tail.add(handle.read())
+        return tail.text(), tail.dropped
+
+    def stop_background(self, pgid: int) -> tuple[str, int]:
+        """Stop a background step with its whole process group; its log (text, bytes left
+        out before it)."""
         log = self.backgrounds.pop(pgid, None)
         members = [p for p in processes().values() if p.pgid == pgid]
         if members:
@@ -486,22 +716,7 @@ class BashSession:
                     victims[proc.pid] = proc
             shell = self._proc.pid if self._proc else -1
             terminate(list(victims.values()), protect={shell})
-        return _read_output(log) if log else ""
+        return self._log_tail(pgid, log) if log else ("", 0)
 
-    def stop_backgrounds(self) -> dict[int, str]:
+    def stop_backgrounds(self) -> dict[int, tuple[str, int]]:
         return {pgid: self.stop_background(pgid) for pgid in list(self.backgrounds)}
-
-
-def _read_output(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            cut = max(0, size - MAX_OUTPUT)
-            handle.seek(cut)
-            data = handle.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", errors="replace")
-    if cut:
-        text = f"[... {cut} bytes of output left out ...]\n" + text
-    return text
