@@ -73,11 +73,13 @@ class RunRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` whole, or not at all."""
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` whole, or not at all; the file gets ``mode`` (captures are project
+    files: readable by all, as git would check them out)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -7,8 +7,10 @@ nor playwright; each sub-command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from meshdemo import __version__
 from meshdemo.errors import MeshdemoError
@@ -61,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="to_id", metavar="ID", help="stop after this step")
     run.add_argument("--only", metavar="PAGE", action="append", help="run only this page")
     run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
+    run.add_argument(
+        "--cleanup-stale",
+        action="store_true",
+        help="only clean up after a run that did not end cleanly (its processes, its scratch "
+        "folder); every command does it on its way",
+    )
     add_arguments(run, cleanup=CleanupPolicy.ON_SUCCESS, why="a failed run keeps the cluster")
     run.set_defaults(handler="meshdemo.commands.run:main")
 
@@ -153,15 +161,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, _, function_name = args.handler.partition(":")
     import importlib
 
-    handler = getattr(importlib.import_module(module_name), function_name)
     try:
-        return int(handler(args) or 0)
+        _reclaim(args.config_file)
+        handler = getattr(importlib.import_module(module_name), function_name)
+        status = int(handler(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled
+        return status
     except MeshdemoError as error:
         print(f"meshdemo: {error}", file=sys.stderr)
         return error.exit_status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        from meshdemo.run.life import exit_status, signal_of
+
         print("meshdemo: interrupted", file=sys.stderr)
-        return 130
+        return exit_status(signal_of(stop))
+    except BrokenPipeError:
+        # the reader went away (`meshdemo list | head -1`): stop quietly, as a pipe writer does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _reclaim(config_file: str) -> None:
+    """Clean up after a run of the project that died without cleaning up (SIGKILL), saying so:
+    any command does it on its way (a stat when there is nothing to do)."""
+    record = Path(config_file).parent / ".meshdemo" / "run.lock"
+    try:
+        if record.stat().st_size == 0:
+            return
+    except OSError:
+        return
+    from meshdemo.run.life import reclaim
+
+    for said in reclaim(Path(config_file).parent / ".meshdemo"):
+        print(f"meshdemo: cleaned up: {said}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class GuideState:
         self.steps: list[Step] = []
         # every guide item's result, in run order: the job summary under GitHub Actions
         self.reported: list[Any] = []
+        self.previous_handlers: dict[int, object] = {}  # signal handlers before the run's
 
     def load(self) -> Project:
         if self.project is None:
@@ -79,11 +80,18 @@ class GuideState:
 
     def finish(self, *, interrupted: bool = False) -> None:
         if self._runner is not None:
-            self._runner.finish(self.executed_steps(), interrupted=interrupted)
+            from meshdemo.run.life import stopped_by
+
+            signum = (stopped_by[-1] if stopped_by else None) if interrupted else None
+            self._runner.finish(self.executed_steps(), interrupted=interrupted, signum=signum)
             self._runner = None
 
     def executed_steps(self) -> list[Step]:
-        ran = {r.step.id for r in self._runner.results} if self._runner else set()
+        """The steps that ran, and the one a signal stopped."""
+        runner = self._runner
+        ran = {r.step.id for r in runner.results} if runner else set()
+        if runner is not None and runner.running is not None:
+            ran.add(runner.running.id)
         return [s for s in self.steps if s.id in ran]
 
 
@@ -100,6 +108,11 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--meshdemo: no MkDocs configuration at {state.config_file} (see --meshdemo-config)"
         )
     setattr(config, "_" + STATE_KEY, state)
+    # SIGTERM (a CI cancel) and SIGHUP (a closed terminal) stop the run as Ctrl-C does: pytest
+    # sees a KeyboardInterrupt, and pytest_sessionfinish stops every process of the run
+    from meshdemo.run.life import install_stop_handlers
+
+    state.previous_handlers = install_stop_handlers()
     # collect the guide along with whatever else pytest was asked to collect
     known = {Path(arg.split("::")[0]).absolute() for arg in config.args}
     if state.config_file not in known:
@@ -129,6 +142,11 @@ class MkDocsGuide(pytest.File):
             yield StepItem.from_parent(self, name=step.id, step=step)
 
 
+class StepBroken(Exception):
+    """The run broke off at this step for a reason outside the guide (said without a
+    traceback: the engine stopped every process and knows why)."""
+
+
 class StepFailed(Exception):
     def __init__(self, result: Any):
         super().__init__(result.note or result.status)
@@ -146,20 +164,33 @@ class StepItem(pytest.Item):
 
     def runtest(self) -> None:
 
+        from meshdemo.errors import MeshdemoError
+        from meshdemo.run.life import RunBroken
+
         state = _state(self.config)
         assert state is not None
-        result = state.runner.execute(self.step)
+        try:
+            result = state.runner.execute(self.step)
+        except RunBroken as error:
+            raise StepBroken(str(error)) from None
+        except MeshdemoError as error:
+            # the run cannot start (another run holds the project, captures not writable)
+            pytest.exit(f"meshdemo: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
         state.reported.append(result)
         if result.status == StepStatus.SKIPPED:
             _skip(result.note or "skipped")
         if result.status == StepStatus.NOT_RUN:
             failure = state.runner.failure
+            if failure is None and state.runner.error:
+                _skip(state.runner.error)
             where = f" ({failure.step.location} {failure.step.id})" if failure else ""
             _skip(f"previous step failed{where}")
         if not result.ok:
             raise StepFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, StepBroken):
+            return f"{self.step.location}: {excinfo.value}"
         if not isinstance(excinfo.value, StepFailed):
             return super().repr_failure(excinfo)
         from meshdemo.report import failure_lines
@@ -341,9 +372,22 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
     if state is not None:
-        # after Ctrl-C: stop everything at once, no tool versions
-        state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        from meshdemo.run.life import deferred_signals
+
+        # after Ctrl-C (or SIGTERM, SIGHUP): stop everything at once, no tool versions; a
+        # second signal meanwhile must not cut the clean-up short
+        with deferred_signals():
+            state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
         _write_github_summary(state)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = _state(config)
+    if state is not None and state.previous_handlers:
+        from meshdemo.run.life import restore_handlers
+
+        restore_handlers(state.previous_handlers)
+        state.previous_handlers = {}
 
 
 def _write_github_summary(state: GuideState) -> None:

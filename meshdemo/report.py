@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from meshdemo.model import Project, Step
+from meshdemo.run.life import stop_signals
 from meshdemo.run.options import RunOptions
 from meshdemo.run.runner import Event, Runner, RunResult, StepResult
 from meshdemo.status import EventKind, StepStatus
@@ -192,26 +192,25 @@ def report_failure(
         console.print(f"Or tear everything down:    [bold]{escape(teardown)}[/]")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def run_and_summarise(
     console: Console, runner: Runner, steps: list[Step], report: LiveReport
 ) -> RunResult:
     """Run the steps with live progress, then print the summary table and the tool versions.
 
-    Shared by ``meshdemo run`` and ``meshdemo demo`` so both stop, report and clean up alike.
+    Shared by ``meshdemo run`` and ``meshdemo demo`` so both stop, report and clean up alike:
+    SIGINT, SIGTERM (a CI cancel) and SIGHUP (a closed terminal) stop the run, every process
+    stopped first (:mod:`meshdemo.run.life`). Another run of the project in progress is refused
+    (RunBusy) before anything is printed; what a dead run left is cleaned up, and said.
     """
-    # a stop request (CI cancelling a job) ends the run as Ctrl-C does: every process stopped
-    signal.signal(signal.SIGTERM, _interrupt)
+    for said in runner.ownership.acquire().reclaimed:
+        console.print(f"[yellow]Cleaned up[/]: {escape(said)}")
     begin = time.monotonic()
     target = "an existing cluster" if runner.existing_cluster else "the run's own cluster"
     console.print(
         f"Running {len(steps)} steps of {escape(str(runner.project.config_file))} against "
         f"{target} (KUBECONFIG={escape(str(runner.kubeconfig))})"
     )
-    with report:
+    with stop_signals(), report:
         result = runner.run(steps)
     console.print()
     console.print(summary_table(result))

@@ -42,7 +42,8 @@ class RunStatus(StrEnum):
 
     PASSED = "passed"
     FAILED = "failed"
-    INTERRUPTED = "interrupted"
+    INTERRUPTED = "interrupted"  # a signal stopped it (Ctrl-C, SIGTERM, SIGHUP)
+    ERROR = "error"  # broken off for a reason outside the guide (an I/O error, no shell)
 
 
 class Outcome(StrEnum):

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from cli import engine_guide, meshdemo, start_meshdemo
+import pytest
+from cli import engine_guide, environment, meshdemo, start_meshdemo
 
 from meshdemo.run.processes import is_alive
 
@@ -177,3 +181,223 @@ def test_a_two_second_yes_stream_stays_bounded_in_memory_and_on_disk(tmp_path: P
     assert peak_rss < 300 * 1024, peak_rss  # KiB
     # what is left of the steps' outputs when a step runs: its own FIFO only
     assert found["left"]["output"].split() == ["0003-left"]
+
+
+# -- whatever ends a run, nothing it started survives, and the user gets a clear message -----
+
+ESCAPING = (
+    # a background job with a child, and a process that leaves the shell's session
+    lambda pids: (
+        '.bash #serve background="true"',
+        f"sleep 3120 & echo $! >> {pids}; echo $$ >> {pids}; wait",
+    ),
+    lambda pids: (
+        ".bash #escape",
+        f"setsid nohup sh -c 'echo $$ >> {pids}; exec sleep 3121' >/dev/null 2>&1 &",
+    ),
+)
+
+
+def started(pids: Path, count: int) -> list[int]:
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        found = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{pids} never listed {count} processes")
+
+
+def test_a_capture_that_cannot_be_written_stops_the_run_cleanly(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    guide = engine_guide(
+        tmp_path / "guide",
+        *(make(pids) for make in ESCAPING),
+        (".bash #boom", "echo the capture of this step cannot be written"),
+        (".bash #later", "echo later"),
+    )
+    (guide / "docs" / "captures" / "boom.json").mkdir(parents=True)  # os.replace onto it fails
+    done = meshdemo("run", cwd=guide)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "the run broke off at boom (index.md:" in done.stdout
+    assert "Is a directory" in done.stdout
+    assert wait_gone(started(pids, 3)) == []
+    record = json.loads((guide / "docs" / "captures" / "run.json").read_text())
+    assert record["status"] == "error" and "boom" in record["error"]
+    assert [s["status"] for s in record["steps"]][-1] == "not-run"
+    assert not list(Path("/dev/shm").glob(f"meshdemo-{record['run_id']}-*"))
+    # captures are project files: readable by all
+    assert (guide / "docs" / "captures" / "run.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_shell_that_cannot_be_started_again_stops_the_run_cleanly(tmp_path: Path) -> None:
+    # a test double of bash: the real one the first time, a failing one after
+    doubles = tmp_path / "bin"
+    doubles.mkdir()
+    first = tmp_path / "first-start-done"
+    (doubles / "bash").write_text(
+        f'#!/bin/sh\n[ -e {first} ] && exit 1\ntouch {first}\nexec /bin/bash "$@"\n'
+    )
+    (doubles / "bash").chmod(0o755)
+    guide = engine_guide(
+        tmp_path / "guide",
+        (".bash #leave", "exit 3"),
+        ('.bash #teardown teardown="true"', "echo teardown"),
+    )
+    env = {"PATH": f"{doubles}:/usr/bin:/bin"}
+    done = meshdemo("run", "--cleanup", "always", cwd=guide, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "the run broke off at teardown" in done.stdout and "did not start" in done.stdout
+    record = json.loads((guide / "docs" / "captures" / "run.json").read_text())
+    assert record["status"] == "error"
+
+
+def test_captures_that_cannot_be_written_are_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    ran = tmp_path / "ran"
+    guide = engine_guide(tmp_path / "guide", (".bash #first", f"touch {ran}"))
+    (guide / "docs" / "captures").write_text("a file where the captures folder goes\n")
+    done = meshdemo("run", cwd=guide)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "captures cannot be written here" in done.stderr and "--no-capture" in done.stderr
+    assert not ran.exists()
+    assert meshdemo("run", "--no-capture", cwd=guide).returncode == 0
+    assert ran.exists()
+
+
+# -- a run killed with SIGKILL is cleaned up by the next command ------------------------------
+
+
+def killed_run(tmp_path: Path) -> tuple[Path, list[int], str]:
+    """A real meshdemo run killed with SIGKILL while its background step, that step's child,
+    an escaped process and a foreground step run: (guide, their pids, its scratch folder)."""
+    pids, ready = tmp_path / "pids", tmp_path / "ready"
+    guide = engine_guide(
+        tmp_path / "guide",
+        *(make(pids) for make in ESCAPING),
+        (".bash #hang", f"sleep 3122 & echo $! >> {pids}; touch {ready}; wait"),
+    )
+    process = start_meshdemo("run", cwd=guide)
+    try:
+        found = started(pids, 4)
+        end = time.monotonic() + 10
+        while not ready.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        owner = json.loads((guide / ".meshdemo" / "run.lock").read_text())
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert all(is_alive(pid) for pid in found), "the leftovers should outlive a SIGKILL"
+    assert Path(owner["scratch"]).is_dir()
+    return guide, found, owner["scratch"]
+
+
+@pytest.mark.parametrize(
+    "command", [["run", "--cleanup-stale"], ["list"]], ids=["cleanup-stale", "any-command"]
+)
+def test_what_a_sigkilled_run_left_is_stopped_by_the_next_command(
+    tmp_path: Path, command: list[str]
+) -> None:
+    guide, leftovers, scratch = killed_run(tmp_path)
+    done = meshdemo(*command, cwd=guide)
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "did not end cleanly" in said and "stopped them" in said and scratch in said
+    assert wait_gone(leftovers) == []
+    assert not Path(scratch).exists()
+    assert (guide / ".meshdemo" / "run.lock").read_text() == ""
+    # and the next run goes ahead
+    again = meshdemo("run", "--no-capture", "--cleanup-stale", cwd=guide)
+    assert "Nothing to clean up" in again.stdout
+
+
+# -- one run at a time per project ------------------------------------------------------------
+
+
+def test_a_second_run_of_the_project_is_refused_naming_the_first(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    guide = engine_guide(
+        tmp_path / "guide",
+        (
+            '.bash #wait timeout="60"',
+            f"echo first run; while [ ! -e {go} ]; do sleep 0.05; done",
+        ),
+    )
+    first = start_meshdemo("run", cwd=guide)
+    try:
+        lock = guide / ".meshdemo" / "run.lock"
+        end = time.monotonic() + 20
+        while not (lock.exists() and lock.read_text()) and time.monotonic() < end:
+            time.sleep(0.05)
+        second = meshdemo("run", cwd=guide)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "another run of this project is in progress" in second.stderr
+        assert f"pid {first.pid}, started " in second.stderr
+        go.touch()
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, out + err
+    assert captures(guide)["wait"]["output"] == "first run\n"
+
+
+# -- under pytest --meshdemo: SIGTERM is how a CI cancel arrives -------------------------------
+
+
+def test_sigterm_under_the_pytest_plugin_stops_everything(tmp_path: Path) -> None:
+    pids, ready = tmp_path / "pids", tmp_path / "ready"
+    guide = engine_guide(
+        tmp_path / "guide",
+        *(make(pids) for make in ESCAPING),
+        (".bash #hang", f"sleep 3123 & echo $! >> {pids}; touch {ready}; wait"),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--meshdemo", "-q"],
+        cwd=guide,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        found = started(pids, 4)
+        end = time.monotonic() + 10
+        while not ready.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert wait_gone(found) == []
+    record = json.loads((guide / "docs" / "captures" / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert record["steps"][-1]["note"] == "interrupted (SIGTERM)"
+    assert not list(Path("/dev/shm").glob(f"meshdemo-{record['run_id']}-*"))
+
+
+# -- found by reading and trying ---------------------------------------------------------------
+
+
+def test_list_into_a_pipe_closed_early_stops_quietly(tmp_path: Path) -> None:
+    many = [(f".bash #step-{n:04d}", f"echo {'x' * 100} {n}") for n in range(700)]
+    guide = engine_guide(tmp_path / "guide", *many)
+    for _ in range(3):
+        done = subprocess.run(
+            ["bash", "-c", f"{sys.executable} -m meshdemo list | head -1"],
+            cwd=guide,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.stdout.startswith("step-0000 ")
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

@@ -15,8 +15,10 @@ By default a presenter keeps the cluster (``--cleanup never``) and is told how t
 dashboard and how to tear it all down. After a failure the cluster is kept too, and the output
 says how to resume (``meshdemo demo --from ID``) or tear down.
 
-Exit status: 0 done; 1 a step failed or the site did not build; 2 bad input (nothing run);
-3 prerequisites missing (nothing started); 130 interrupted (every process stopped).
+Exit status: 0 done; 1 a step failed or the site did not build; 2 bad input, another run of
+the project in progress, or the run broken off by an error outside the guide (the message says
+which); 3 prerequisites missing (nothing started); 128+N after signal N (130 Ctrl-C, 143
+SIGTERM, 129 SIGHUP). Whatever ends the run, every process it started is stopped first.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from meshdemo.cluster.prerequisites import (
     check_prerequisites,
     render,
 )
+from meshdemo.commands.run import report_end
 from meshdemo.model import Project
 from meshdemo.report import (
     LiveReport,
@@ -46,7 +49,7 @@ from meshdemo.report import (
 )
 from meshdemo.run.options import RunOptions, from_arguments
 from meshdemo.run.runner import Runner, select_steps
-from meshdemo.status import CleanupPolicy, RunStatus
+from meshdemo.status import CleanupPolicy
 
 VERSIONS_FILE = "versions.yml"
 
@@ -56,15 +59,27 @@ def build_site(project: Project) -> subprocess.CompletedProcess[str]:
     captures this run wrote and never writes under docs/."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-         str(project.config_file)],
-        cwd=project.root, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(project.config_file),
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
         check=False,
     )
 
 
-def how_to_tear_down(project: Project, requirements: Requirements, config_file: str,
-                     options: RunOptions) -> list[str]:
+def how_to_tear_down(
+    project: Project, requirements: Requirements, config_file: str, options: RunOptions
+) -> list[str]:
     lines = []
     by_the_guide = teardown_command(project, config_file, options)
     if by_the_guide:
@@ -109,9 +124,9 @@ def main(args: argparse.Namespace) -> int:
         return 0
     result = run_and_summarise(console, runner, steps, report)
     teardown = how_to_tear_down(project, requirements, args.config_file, options)
-    if result.status is RunStatus.INTERRUPTED:
-        console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
-        return 130
+    ended = report_end(console, result)
+    if ended is not None:
+        return ended
     if result.failed is not None:
         report_failure(console, project, result, args.config_file, options, command="demo")
         console.print()
@@ -130,8 +145,10 @@ def main(args: argparse.Namespace) -> int:
             console.print("[bold red]The site did not build:[/]")
             console.print(escape((built.stderr or built.stdout).strip()[-3000:]))
             return 1
-        console.print(f"Site built in {escape(str(project.root / 'site'))} "
-                      "(or `make serve` to browse it live).")
+        console.print(
+            f"Site built in {escape(str(project.root / 'site'))} "
+            "(or `make serve` to browse it live)."
+        )
 
     console.print()
     if options.cleanup is CleanupPolicy.NEVER or not any(step.options.teardown for step in steps):

@@ -1,22 +1,32 @@
 """``meshdemo run``: run the guide's steps in one bash session, live, and capture them.
 
 Exit status: 0 when every step passed (or was skipped), 1 when one failed (its page:line, id,
-command and the tail of its output are printed, with how to resume or tear down), 2 for bad
-input (nothing run), 130 after Ctrl-C (every process of the run stopped first).
+command and the tail of its output are printed, with how to resume or tear down), 2 when the run
+could not start or go on for a reason outside the guide (bad input, another run of the project
+in progress, captures that cannot be written, an I/O error mid-run: the message says which),
+128+N after signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). Whatever ends the run, every process
+it started is stopped first.
+
+``--cleanup-stale`` only cleans up after a run that did not end cleanly (killed with SIGKILL,
+or a machine that went down): its processes stopped, its scratch folder removed. Every command
+does the same on its way anyway; this one does nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 from dataclasses import replace
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from meshdemo.model import Step
 from meshdemo.report import LiveReport, report_failure, run_and_summarise
+from meshdemo.run.life import exit_status, reclaim
 from meshdemo.run.options import from_arguments
-from meshdemo.run.runner import Runner, select_steps
+from meshdemo.run.runner import Runner, RunResult, select_steps
 from meshdemo.status import RunStatus
 
 
@@ -43,10 +53,38 @@ def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
     return 0
 
 
+def cleanup_stale(console: Console, run_dir: Path) -> int:
+    said = reclaim(run_dir, busy_ok=False)
+    for line in said:
+        console.print(f"[yellow]Cleaned up[/]: {escape(line)}")
+    if not said:
+        console.print("Nothing to clean up: no run of this project was left behind.")
+    return 0
+
+
+def report_end(console: Console, result: RunResult) -> int | None:
+    """What ``run`` and ``demo`` say when a run was stopped or broken off; its exit status
+    (None when the run ran to its end, passed or failed)."""
+    if result.status is RunStatus.INTERRUPTED:
+        signum = result.signal or signal.SIGINT
+        why = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        console.print(
+            f"[bold magenta]Interrupted[/] ({why}): every process of the run was stopped."
+        )
+        return exit_status(signum)
+    if result.status is RunStatus.ERROR:
+        console.print(f"[bold red]Error[/]: {escape(result.error or 'the run broke off')}")
+        console.print("Every process of the run was stopped; the steps after it were not run.")
+        return 2
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
     from meshdemo.guide.pages import load_project
 
     console = Console(highlight=False)
+    if args.cleanup_stale:
+        return cleanup_stale(console, Path(args.config_file).parent / ".meshdemo")
     project = load_project(args.config_file)
     steps = select_steps(project, from_id=args.from_id, to_id=args.to_id, only=args.only)
     if not steps:
@@ -64,9 +102,9 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[dim]shell state restored from {escape(str(runner.state_file))}[/]")
     if not options.capture:
         console.print("[dim]--no-capture: nothing was written under docs/[/]")
-    if result.status is RunStatus.INTERRUPTED:
-        console.print("[bold magenta]Interrupted[/]: every process of the run was stopped.")
-        return 130
+    ended = report_end(console, result)
+    if ended is not None:
+        return ended
     if result.failed is not None:
         report_failure(console, project, result, args.config_file, options)
         return 1

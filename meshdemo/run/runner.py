@@ -12,7 +12,9 @@ itself nor judge them:
   screenshots go to the run directory instead of the page's image path). Everything a step
   printed is masked of secrets (:mod:`meshdemo.run.masking`) before it is stored, returned, or
   shown;
-* the session's life: opened once, closed whatever happens, every process it started stopped.
+* the run's life (:mod:`meshdemo.run.life`): the project held for this run alone, the session
+  opened once and closed whatever ends the run (a failure, a signal, an error of the engine or
+  the disk), every process it started stopped, the run recorded.
 """
 
 from __future__ import annotations
@@ -22,19 +24,28 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from meshdemo.captures import Capture, CaptureStore, write_atomically
 from meshdemo.cluster.kubeconfig import private_kubeconfig
+from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
 from meshdemo.model import Project, Step
 from meshdemo.run import policy, record
 from meshdemo.run.executors import StepContext, executor_for
+from meshdemo.run.life import (
+    Ownership,
+    RunBroken,
+    check_writable,
+    deferred_signals,
+    describe,
+    on_shell_start,
+    signal_of,
+)
 from meshdemo.run.options import RunOptions
 from meshdemo.run.output import shown_output
 from meshdemo.run.results import Event, RunResult, StepResult
@@ -60,20 +71,6 @@ BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@contextlib.contextmanager
-def _no_interrupt() -> Iterator[None]:
-    """Let cleanup finish even when Ctrl-C is pressed again (or a stop request comes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class Runner:
@@ -109,6 +106,9 @@ class Runner:
         self.captures: dict[str, Capture] = {}  # what this run recorded, for the run history
         self.workdir = self.run_dir / "session"
         self.state_file = self.run_dir / STATE_FILE
+        self.ownership = Ownership(self.run_dir, self.run_id)
+        self.error: str | None = None  # what broke the run off, when something did
+        self.running: Step | None = None  # the step being executed (a signal may stop it)
 
     # -- environment and life cycle -------------------------------------------------------------
 
@@ -125,12 +125,20 @@ class Runner:
         return env
 
     def open(self) -> Runner:
-        if self.session is None:
+        """Take the project (RunBusy while another run holds it), check that captures can be
+        written, start the session. Whatever fails on the way is undone."""
+        if self.session is not None:
+            return self
+        self.ownership.acquire()
+        try:
+            if self.capture:
+                check_writable(self.project.captures_dir)
             # the step files, outputs and logs of the previous run go: they are not history
             shutil.rmtree(self.run_dir / "session", ignore_errors=True)
             shutil.rmtree(self.run_dir / FAILED_RUN_DIR, ignore_errors=True)
             # in memory when possible: a step's files live for one step (see scratch_dir)
             self.workdir = scratch_dir(f"meshdemo-{self.run_id}-") or self.run_dir / "session"
+            self.ownership.update(scratch=self.workdir)
             state = self.state_file if self.resume and self.state_file.is_file() else None
             self.session_restored = state is not None
             self.session = BashSession(
@@ -139,35 +147,48 @@ class Runner:
                 env=self.environment(),
                 state=state,
                 pinned=PINNED_ENV,
-            ).start()
-            self._emit(Event(EventKind.RUN_START))
+                on_start=on_shell_start(self.ownership),
+            )
+            self.session.start()
+        except BaseException:
+            self.close()
+            raise
+        self._emit(Event(EventKind.RUN_START))
         return self
 
-    def close(self, *, keep_session: bool = False) -> None:
+    def close(self, *, keep_session: bool = False, release: bool = True) -> None:
         """Stop background steps (recording their logs) and every process of the run.
 
         ``keep_session``: copy what the session left into ``.meshdemo/failed-run/`` first.
+        ``release``: give the project back (``finish`` does it after writing run.json).
         """
         session, self.session = self.session, None
-        if session is None:
-            return
-        with _no_interrupt():
+        try:
+            if session is not None:
+                with deferred_signals():
+                    self._close_session(session, keep_session=keep_session)
+        finally:
+            if release:
+                self.ownership.release()
+
+    def _close_session(self, session: BashSession, *, keep_session: bool) -> None:
+        try:
+            for pgid, (log, dropped) in session.stop_backgrounds().items():
+                result, capture = self._backgrounds.pop(pgid)
+                result.output = shown_output(log, dropped)
+                capture.output = result.output
+                self._write(capture)
+        finally:
+            session.close()
             try:
-                for pgid, (log, dropped) in session.stop_backgrounds().items():
-                    result, capture = self._backgrounds.pop(pgid)
-                    result.output = shown_output(log, dropped)
-                    capture.output = result.output
-                    self._write(capture)
-            finally:
-                session.close()
                 # the shell's last state, for `meshdemo run --from` (resume=True) next time
                 if session.saved_state.is_file():
-                    write_atomically(self.state_file, session.saved_state.read_bytes())
-                    self.state_file.chmod(0o600)
+                    write_atomically(self.state_file, session.saved_state.read_bytes(), mode=0o600)
                 if keep_session:
                     record.keep_session(
                         self.workdir, self.run_dir / FAILED_RUN_DIR, skip=session.saved_state
                     )
+            finally:
                 if self.workdir.parent != self.run_dir:
                     shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -210,14 +231,30 @@ class Runner:
     # -- running --------------------------------------------------------------------------------
 
     def execute(self, step: Step) -> StepResult:
-        """Run (or skip) one step, record its capture, and remember a failure."""
-        self.open()
-        decided = self.skip_reason(step)
-        if decided is not None:
-            result = StepResult(step, StepStatus(decided[0]), note=decided[1])
-        else:
-            self._emit(Event(EventKind.STEP_START, step=step))
-            result = self._run_step(step)
+        """Run (or skip) one step, record its capture, and remember a failure.
+
+        An error outside the guide (a capture that cannot be written, a shell that does not
+        start) breaks the run off: RunBroken, with the reason; later steps are not run.
+        """
+        if self.error is not None:
+            result = StepResult(step, StepStatus.NOT_RUN, note=f"not run: {self.error}")
+            self.results.append(result)
+            return result
+        self.running = step
+        try:
+            self.open()
+            decided = self.skip_reason(step)
+            if decided is not None:
+                result = StepResult(step, StepStatus(decided[0]), note=decided[1])
+            else:
+                self._emit(Event(EventKind.STEP_START, step=step))
+                result = self._run_step(step)
+        except (KeyboardInterrupt, MeshdemoError):
+            raise
+        except Exception as error:
+            self.error = f"the run broke off at {step.id} ({step.location}): {describe(error)}"
+            raise RunBroken(self.error) from error
+        self.running = None
         self.results.append(result)
         if not result.ok and result.status != StepStatus.NOT_RUN and self.failure is None:
             self.failure = result
@@ -292,48 +329,97 @@ class Runner:
         return record.tool_versions(self.session, tools)
 
     def run(self, steps: Sequence[Step]) -> RunResult:
-        """Run ``steps`` in order; always ends every process the run started."""
-        interrupted = False
+        """Run ``steps`` in order; always ends every process the run started.
+
+        A run that could not start (another run holds the project, captures cannot be
+        written) raises MeshdemoError and writes nothing.
+        """
+        signum: int | None = None
         try:
             self.open()
             for step in steps:
                 self.execute(step)
-        except KeyboardInterrupt:
-            interrupted = True
-        return self.finish(steps, interrupted=interrupted)
+        except KeyboardInterrupt as stop:
+            signum = signal_of(stop)
+        except RunBroken:
+            pass  # recorded in self.error
+        except BaseException:
+            self.close()
+            raise
+        return self.finish(steps, signum=signum)
 
-    def finish(self, steps: Sequence[Step], *, interrupted: bool = False) -> RunResult:
+    def finish(
+        self,
+        steps: Sequence[Step],
+        *,
+        interrupted: bool = False,
+        signum: int | None = None,
+    ) -> RunResult:
         """End the run: tool versions, every process stopped, run.json; the run's result.
 
         ``steps`` are the steps the run was meant to run: those never reached are listed as
-        not run (interrupted, for the one Ctrl-C stopped).
+        not run (interrupted, for the one a signal stopped: ``signum``, or SIGINT when only
+        ``interrupted`` is said).
         """
+        if interrupted and signum is None:
+            signum = signal.SIGINT
         versions: dict[str, str] = {}
         try:
-            if not interrupted:
-                versions = self.tool_versions()
-        except KeyboardInterrupt:
-            interrupted = True
+            try:
+                if signum is None and self.error is None:
+                    versions = self.tool_versions()
+            except KeyboardInterrupt as stop:
+                signum = signal_of(stop)
+            except Exception as error:
+                self.error = self.error or f"the run broke off: {describe(error)}"
+            finally:
+                try:
+                    keep = signum is not None or self.failure is not None or bool(self.error)
+                    self.close(keep_session=keep, release=False)
+                except Exception as error:
+                    self.error = self.error or f"the run broke off: {describe(error)}"
+            result = self._result(steps, signum, versions)
+            assert result.record is not None
+            with deferred_signals():
+                try:
+                    if self.capture:
+                        self.store.write_run(result.record)
+                    keep_run(self.project, result.record, self.captures.values(), self.image_root)
+                except OSError as error:
+                    result.error = self.error = self.error or (
+                        f"the run could not be recorded: {describe(error)}"
+                    )
+                    result.status = RunStatus.ERROR if signum is None else result.status
         finally:
-            self.close(keep_session=interrupted or self.failure is not None)
-        was_interrupted = interrupted
+            self.ownership.release()
+        self._emit(Event(EventKind.RUN_END, run=result))
+        return result
+
+    def _result(
+        self, steps: Sequence[Step], signum: int | None, versions: dict[str, str]
+    ) -> RunResult:
         by_id = {r.step.id: r for r in self.results}
         results: list[StepResult] = []
+        stopped = signum
         for step in steps:
             found = by_id.get(step.id)
             if found is None:
-                status = StepStatus.INTERRUPTED if interrupted else StepStatus.NOT_RUN
-                found = StepResult(
-                    step, status, note="interrupted (Ctrl-C)" if interrupted else None
-                )
-                interrupted = False  # only the step that was running
+                if stopped is not None:
+                    why = "Ctrl-C" if stopped == signal.SIGINT else signal.Signals(stopped).name
+                    found = StepResult(step, StepStatus.INTERRUPTED, note=f"interrupted ({why})")
+                    stopped = None  # only the step that was running
+                else:
+                    note = f"not run: {self.error}" if self.error else None
+                    found = StepResult(step, StepStatus.NOT_RUN, note=note)
             results.append(found)
         status = RunStatus.PASSED
-        if was_interrupted or any(r.status == StepStatus.INTERRUPTED for r in results):
+        if signum is not None or any(r.status == StepStatus.INTERRUPTED for r in results):
             status = RunStatus.INTERRUPTED
+        elif self.error is not None:
+            status = RunStatus.ERROR
         elif self.failure is not None:
             status = RunStatus.FAILED
-        result = RunResult(self.run_id, status, results)
+        result = RunResult(self.run_id, status, results, error=self.error, signal=signum)
         result.record = record.run_record(
             self.run_id,
             started_at=self.started_at,
@@ -341,12 +427,8 @@ class Runner:
             status=status,
             versions=versions,
             results=results,
+            error=self.error,
         )
-        with _no_interrupt():
-            if self.capture:
-                self.store.write_run(result.record)
-            keep_run(self.project, result.record, self.captures.values(), self.image_root)
-        self._emit(Event(EventKind.RUN_END, run=result))
         return result
 
 
@@ -373,8 +455,6 @@ def select_steps(
 
     An id or page the project does not have is a MeshdemoError (exit status 2).
     """
-    from meshdemo.errors import MeshdemoError
-
     steps = project.steps
     if not steps:  # nothing to bound or choose from: the caller says there is nothing to run
         return []

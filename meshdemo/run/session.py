@@ -133,7 +133,8 @@ class BashSession:
     state; ``cwd`` and ``env`` are the shell's starting directory and environment.
     ``state``: a state file saved by an earlier session (:attr:`saved_state`) to start from
     (how ``meshdemo run --from`` resumes); ``pinned``: names of ``env`` whose values win over
-    what that state restores (the run's own KUBECONFIG, ids, paths).
+    what that state restores (the run's own KUBECONFIG, ids, paths); ``on_start``: called with
+    the pid of each shell started.
     """
 
     def __init__(
@@ -145,8 +146,10 @@ class BashSession:
         bash: str = "bash",
         state: Path | None = None,
         pinned: Iterable[str] = (),
+        on_start: Callable[[int], None] | None = None,
     ):
         self.workdir = Path(workdir)
+        self.on_start = on_start  # told the pid of every shell started (the run's ownership)
         self.cwd = Path(cwd) if cwd else Path.cwd()
         self.env = dict(os.environ if env is None else env)
         self.bash = bash
@@ -209,6 +212,8 @@ class BashSession:
                 start_new_session=True,
             )
         _LIVE_SHELLS.add(self._proc.pid)
+        if self.on_start is not None:
+            self.on_start(self._proc.pid)
         q = shlex.quote
         state = q(str(self._state_file))
         save = (
