@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -59,10 +61,13 @@ def duration(seconds: float) -> str:
 
 
 class LiveReport:
-    """A spinner with the running step and its elapsed time; a line per finished step."""
+    """On a terminal: a spinner with the running step and its elapsed time, a line per finished
+    step. Elsewhere (a pipe, a CI log): one plain line per finished step, written directly
+    (no live display, no markup to render: a step costs microseconds, not a redraw)."""
 
     def __init__(self, console: Console):
         self.console = console
+        self.live = console.is_terminal
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -73,22 +78,27 @@ class LiveReport:
         self.task: int | None = None
 
     def __enter__(self) -> LiveReport:
-        self.progress.start()
+        if self.live:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.live:
+            self.progress.stop()
 
     def __call__(self, event: Event) -> None:
-        if event.kind == EventKind.STEP_START and event.step is not None:
+        if event.kind == EventKind.STEP_END and event.result is not None:
+            if self.live:
+                self._drop()
+                self.console.print(result_line(event.result), highlight=False)
+            else:
+                self.console.file.write(plain_result_line(event.result) + "\n")
+        elif self.live and event.kind == EventKind.STEP_START and event.step is not None:
             step = event.step
             self._drop()
             self.task = self.progress.add_task(
                 f"[bold]{escape(step.id)}[/] [dim]{escape(step.location)}[/]", total=None
             )
-        elif event.kind == EventKind.STEP_END and event.result is not None:
-            self._drop()
-            self.console.print(result_line(event.result), highlight=False)
 
     def _drop(self) -> None:
         if self.task is not None:
@@ -96,25 +106,72 @@ class LiveReport:
             self.task = None
 
 
-def result_line(result: StepResult) -> str:
-    style, mark = STYLES.get(result.status, ("", "?"))
-    step = result.step
-    text = f"[{style}]{mark} {escape(step.id)}[/] [dim]{escape(step.location)}[/]"
+def _result_parts(result: StepResult) -> tuple[str, str, str]:
+    """(mark, what follows the location, note) of a finished step's line."""
+    _, mark = STYLES.get(result.status, ("", "?"))
+    after = ""
     if result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN):
-        text += f" {duration(result.duration)}"
+        after += f" {duration(result.duration)}"
     if result.attempts > 1:
-        text += f" ({result.attempts} attempts)"
-    if result.note:
-        text += f" [dim]— {escape(for_terminal(result.note))}[/]"
-    return text
+        after += f" ({result.attempts} attempts)"
+    return mark, after, for_terminal(result.note) if result.note else ""
+
+
+def result_line(result: StepResult) -> str:
+    """A finished step as rich markup (the terminal)."""
+    style, _ = STYLES.get(result.status, ("", "?"))
+    mark, after, note = _result_parts(result)
+    step = result.step
+    text = f"[{style}]{mark} {escape(step.id)}[/] [dim]{escape(step.location)}[/]{after}"
+    return text + (f" [dim]— {escape(note)}[/]" if note else "")
+
+
+def plain_result_line(result: StepResult) -> str:
+    """A finished step as plain text (a pipe, a log)."""
+    mark, after, note = _result_parts(result)
+    step = result.step
+    return f"{mark} {step.id} {step.location}{after}" + (f" — {note}" if note else "")
+
+
+SUMMARY_ROWS = 12  # a run of more steps is summarised: what did not pass, then the slowest
+SLOWEST = 5
+
+
+def summary_rows(results: Sequence[StepResult]) -> tuple[list[StepResult], str | None]:
+    """The rows of the summary table, and a line on what they leave out (None: all shown).
+
+    Short runs show every step; long ones the steps that did not pass, then the slowest
+    that did, in run order: a table of a few rows, never one of hundreds.
+    """
+    if len(results) <= SUMMARY_ROWS:
+        return list(results), None
+    quiet = (StepStatus.PASSED, StepStatus.SKIPPED, StepStatus.NOT_RUN)
+    loud = [r for r in results if r.status not in quiet]
+    passed = [r for r in results if r.status == StepStatus.PASSED]
+    slowest = sorted(passed, key=lambda r: r.duration, reverse=True)[:SLOWEST]
+    shown = {id(r) for r in [*loud, *slowest]}
+    rows = [r for r in results if id(r) in shown]
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    said = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return rows, f"{len(results)} steps: {said}; shown: the {len(slowest)} slowest" + (
+        " and every step that did not pass" if loud else ""
+    )
 
 
 def summary_table(result: RunResult) -> Table:
-    table = Table(title=f"Run {result.run_id}: {result.status}", title_justify="left")
+    rows, left_out = summary_rows(result.results)
+    table = Table(
+        title=f"Run {result.run_id}: {result.status}",
+        title_justify="left",
+        caption=left_out,
+        caption_justify="left",
+    )
     for column in ("step", "page:line", "status", "duration", "attempts"):
         right = column in ("duration", "attempts")
         table.add_column(column, justify="right" if right else "left", no_wrap=True)
-    for step_result in result.results:
+    for step_result in rows:
         style, _ = STYLES.get(step_result.status, ("", "?"))
         ran = step_result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN)
         table.add_row(
@@ -127,11 +184,33 @@ def summary_table(result: RunResult) -> Table:
     return table
 
 
+def program() -> list[str]:
+    """How the user called meshdemo, as words to paste: ``meshdemo`` when that is what PATH
+    finds, else the path they used (``.venv/bin/meshdemo``) or ``python -m meshdemo``."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "meshdemo"
+    if Path(argv0).name in ("__main__.py", "-m", "-c"):
+        return [_near(sys.executable), "-m", "meshdemo"]
+    found = shutil.which("meshdemo")
+    if found and Path(found).resolve() == Path(argv0).resolve():
+        return ["meshdemo"]
+    return [_near(argv0)]
+
+
+def _near(path: str) -> str:
+    """``path`` relative to the current folder when it is inside it (short, still pasteable)."""
+    try:
+        relative = Path(path).resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
+    return relative.as_posix() if "/" in relative.as_posix() else f"./{relative}"
+
+
 def rerun_command(
     config_file: str | Path, options: RunOptions, *extra: str, command: str = "run"
 ) -> str:
-    """The ``meshdemo COMMAND`` line that repeats a run's target with ``extra``."""
-    words = ["meshdemo", command]
+    """The ``meshdemo COMMAND`` line that repeats a run's target with ``extra``, as the user
+    can paste it (see :func:`program`)."""
+    words = [*program(), command]
     if str(config_file) != "mkdocs.yml":
         words += ["-f", str(config_file)]
     if options.kubeconfig:
@@ -188,8 +267,27 @@ def report_failure(
     resume = rerun_command(config_file, options, "--from", failed.step.id, command=command)
     console.print(f"Fix it, then resume with:  [bold]{escape(resume)}[/]")
     teardown = teardown_command(project, config_file, options)
-    if teardown:
+    if teardown and cluster_may_exist(project, result, options):
         console.print(f"Or tear everything down:    [bold]{escape(teardown)}[/]")
+
+
+def cluster_may_exist(project: Project, result: RunResult, options: RunOptions) -> bool:
+    """Could there be a cluster of the run's own to tear down? Not when the run targets an
+    existing cluster (not ours to destroy), nor when every step that creates one was in this
+    run and none of them ran or found one already there (``skip-if``)."""
+    if options.existing_cluster:
+        return False
+    creating = [step for step in project.steps if step.options.provision]
+    if not creating:
+        return True  # the guide does not say which step creates it: assume one may exist
+    by_id = {r.step.id: r for r in result.results}
+    for step in creating:
+        found = by_id.get(step.id)
+        if found is None or StepStatus(found.status).ran:
+            return True  # created by an earlier run, or by this one (even if it failed)
+        if found.status == StepStatus.SKIPPED and "skip-if" in (found.note or ""):
+            return True  # skipped because the cluster is already there
+    return False
 
 
 def run_and_summarise(

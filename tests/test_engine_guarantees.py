@@ -401,3 +401,50 @@ def test_list_into_a_pipe_closed_early_stops_quietly(tmp_path: Path) -> None:
         )
         assert done.stdout.startswith("step-0000 ")
         assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_advice_after_a_failure_is_pasteable_and_never_tears_down_nothing(
+    tmp_path: Path,
+) -> None:
+    guide = engine_guide(
+        tmp_path / "guide",
+        (".bash #check-tools", "false"),
+        ('.bash #create-cluster provision="true"', "echo created"),
+        ('.bash #delete-cluster teardown="true"', "echo deleted"),
+    )
+    # the console script by its path, as `make` or a user without an activated venv runs it
+    script = Path(sys.executable).with_name("meshdemo")
+    done = subprocess.run(
+        [str(script), "run"],
+        cwd=guide,
+        env=environment({"PATH": "/usr/bin:/bin"}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    resume = next(line for line in done.stdout.splitlines() if "resume with" in line)
+    command = resume.split("resume with:", 1)[1].strip()
+    assert command == f"{script} run --from check-tools"
+    # nothing was created: no advice to tear anything down
+    assert "tear everything down" not in done.stdout
+    # the advice works as pasted (the step still fails, but the command is right)
+    again = subprocess.run(
+        command, shell=True, cwd=guide, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 1 and "check-tools" in again.stdout
+
+
+def test_a_long_run_reports_plain_lines_and_a_bounded_summary(tmp_path: Path) -> None:
+    steps = [(f".bash #step-{n:03d}", f"echo {n}") for n in range(60)]
+    guide = engine_guide(tmp_path / "guide", *steps, (".bash #slow", "sleep 0.3"))
+    done = meshdemo("run", "--no-capture", cwd=guide)  # stdout is a pipe, not a terminal
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "\x1b[" not in done.stdout  # no live display, no colour
+    assert any(line.startswith("✓ step-000 index.md:3 ") for line in lines)
+    assert sum(1 for line in lines if line.startswith("✓ step-")) == 60
+    table_rows = [line for line in lines if line.startswith("│")]
+    assert len(table_rows) <= 6, table_rows  # the 5 slowest, not 61 rows
+    assert any("slow" in row for row in table_rows)
+    assert "61 steps: 61 passed; shown: the 5 slowest" in done.stdout

@@ -42,6 +42,7 @@ from meshdemo.commands.run import report_end
 from meshdemo.model import Project
 from meshdemo.report import (
     LiveReport,
+    cluster_may_exist,
     report_failure,
     rerun_command,
     run_and_summarise,
@@ -129,11 +130,14 @@ def main(args: argparse.Namespace) -> int:
         return ended
     if result.failed is not None:
         report_failure(console, project, result, args.config_file, options, command="demo")
-        console.print()
-        console.print("The cluster is kept, so you can look at it:")
-        console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
-        if requirements.cluster_name and not existing:
-            console.print(f"Or delete it:  kind delete cluster --name {requirements.cluster_name}")
+        if cluster_may_exist(project, result, options) or existing:
+            console.print()
+            console.print("The cluster is kept, so you can look at it:")
+            console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
+            if requirements.cluster_name and not existing:
+                console.print(
+                    f"Or delete it:  kind delete cluster --name {requirements.cluster_name}"
+                )
         return 1
 
     if not options.capture:
