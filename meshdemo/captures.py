@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,25 +72,69 @@ class RunRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = False) -> None:
     """Replace ``path`` whole, or not at all; the file gets ``mode`` (captures are project
-    files: readable by all, as git would check them out)."""
+    files: readable by all, as git would check them out).
+
+    The new content goes to a temporary file in the same folder, renamed over ``path``: a
+    reader, or a run killed at any instant, sees the old file or the new one, never a part.
+    ``sync``: also wait until it is on disk; a run instead syncs its files once, at its end
+    (:func:`sync_to_disk`): one flush instead of one per capture, which on a real disk costs
+    milliseconds each.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        os.fchmod(fd, mode)
+        fd = os.open(tmp, flags, mode)
+    except FileExistsError:  # left by a process that died with our pid: not ours to keep
+        tmp.unlink()
+        fd = os.open(tmp, flags, mode)
+    try:
+        os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def sync_to_disk(folder: Path) -> None:
+    """Flush the file system holding ``folder`` to disk (``syncfs``; ``sync`` where there is
+    none): what a run wrote there survives a power cut once this returns."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) != 0:
+            os.sync()
+    except (OSError, AttributeError):
+        os.sync()
+    finally:
+        os.close(fd)
 
 
 def _dump(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _dump_flat(fields: dict[str, Any]) -> bytes:
+    """``_dump`` of a dict of plain values, byte for byte, a few times faster: each value is
+    encoded by json's C encoder (which ``indent`` turns off for the whole document)."""
+    encode = _ENCODER.encode
+    lines = [f"  {encode(key)}: {encode(value)}" for key, value in fields.items()]
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
 class CaptureStore:
@@ -112,7 +155,8 @@ class CaptureStore:
 
     def write(self, capture: Capture) -> Path:
         path = self.path_for(capture.id)
-        write_atomically(path, _dump(asdict(capture)))
+        # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
+        write_atomically(path, _dump_flat(dict(vars(capture))))
         return path
 
     def read_run(self) -> RunRecord | None:

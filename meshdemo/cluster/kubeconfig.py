@@ -128,6 +128,7 @@ def private_kubeconfig(run_dir: Path, kubeconfig: Path | str | None, context: st
     document = extract_context(kubeconfig, context)
     target = run_dir / EXISTING_NAME
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, yaml.safe_dump(document, sort_keys=False).encode())
-    target.chmod(0o600)
+    write_atomically(
+        target, yaml.safe_dump(document, sort_keys=False).encode(), mode=0o600, sync=True
+    )
     return target

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshdemo.captures import Capture, CaptureStore, write_atomically
+from meshdemo.captures import Capture, CaptureStore, sync_to_disk, write_atomically
 from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
@@ -213,6 +213,21 @@ class Runner:
         self._write(capture)
         return capture
 
+    def _written_folders(self) -> list[Path]:
+        """The folders this run wrote into, one per file system."""
+        folders = [self.run_dir]
+        if self.capture:
+            folders.insert(0, self.store.directory)
+        seen: set[int] = set()
+        found = []
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                device = folder.stat().st_dev
+                if device not in seen:
+                    seen.add(device)
+                    found.append(folder)
+        return found
+
     def _write(self, capture: Capture) -> None:
         if self.capture:
             self.store.write(capture)
@@ -385,6 +400,9 @@ class Runner:
                     if self.capture:
                         self.store.write_run(result.record)
                     keep_run(self.project, result.record, self.captures.values(), self.image_root)
+                    # captures are written without a flush each; one for the whole run
+                    for folder in self._written_folders():
+                        sync_to_disk(folder)
                 except OSError as error:
                     result.error = self.error = self.error or (
                         f"the run could not be recorded: {describe(error)}"

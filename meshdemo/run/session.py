@@ -78,6 +78,7 @@ ABORT_GRACE = 3.0  # seconds for a killed step's shell to answer before it is ki
 TICK = 0.25  # seconds between ``tick`` calls while a step runs
 TRIM_EVERY = 1.0  # seconds between trims of the background steps' logs
 READ_SIZE = 1 << 16
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")  # what a step's file name may not hold
 _READONLY = re.compile(r"^declare -([A-Za-z]*)r([A-Za-z]*) ", re.MULTILINE)
 
 
@@ -164,8 +165,11 @@ class BashSession:
         self._running: int | None = None  # the sequence number of the step running now
         self.subreaper = hold_subreaper(id(self))
         self._children_before = {p.pid for p in processes().values() if p.ppid == os.getpid()}
-        for sub in ("steps", "out", "logs"):
-            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        self._dirs = {sub: str(self.workdir / sub) for sub in ("steps", "out", "logs")}
+        for folder in self._dirs.values():
+            os.makedirs(folder, exist_ok=True)
+        folders = {**self._dirs, "abort": str(self.workdir)}
+        self._quoted_dirs = {sub: shlex.quote(f"{folder}/") for sub, folder in folders.items()}
         self._state_file = self.workdir / "state.sh"
         self._state_file.unlink(missing_ok=True)
         if state is not None and Path(state).is_file():
@@ -436,11 +440,21 @@ class BashSession:
 
     # -- running steps ------------------------------------------------------------------------
 
-    def _new_paths(self, name: str) -> tuple[int, Path, Path]:
+    def _new_stem(self, name: str) -> tuple[int, str]:
+        """The next step's number and file stem (``0007-install-crds``: safe in a shell word)."""
         self._seq += 1
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60] or "step"
-        stem = f"{self._seq:04d}-{safe}"
-        return self._seq, self.workdir / "steps" / f"{stem}.sh", self.workdir / "out" / stem
+        safe = _UNSAFE.sub("_", name)[:60] or "step"
+        return self._seq, f"{self._seq:04d}-{safe}"
+
+    def _write_step(self, stem: str, command: str) -> str:
+        """The step file (a step costs a few microseconds of file work, no pathlib)."""
+        path = f"{self._dirs['steps']}/{stem}.sh"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, (command if command.endswith("\n") else command + "\n").encode())
+        finally:
+            os.close(fd)
+        return path
 
     def run(
         self,
@@ -459,8 +473,9 @@ class BashSession:
         """
         if not self.alive:
             self.start()
-        seq, step_file, fifo = self._new_paths(name)
-        step_file.write_text(command if command.endswith("\n") else command + "\n")
+        seq, stem = self._new_stem(name)
+        step_file = self._write_step(stem, command)
+        fifo = f"{self._dirs['out']}/{stem}"
         os.mkfifo(fifo, 0o600)
         out_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         tail = OutputTail()
@@ -471,16 +486,15 @@ class BashSession:
         limit = stream if stream is not None else timeout
         deadline = None if limit is None else begin + limit
         marker = secrets.token_hex(16)
-        q = shlex.quote
-        abort = q(str(self._abort_file(seq)))
-        trap = q(f"[[ -e {abort} ]] && {_builtin('return 124')}")
+        quoted = self._quoted_dirs  # the folders, quoted once; stems need no quoting
+        trap = shlex.quote(f"[[ -e {quoted['abort']}abort-{seq} ]] && {_builtin('return 124')}")
         self._send(
             # `jobs` first, output discarded: it consumes bash's reports of jobs that ended
             # since the last step ("[1]+  Terminated  sleep 60"), which bash would otherwise
             # print into this step's output
             f"{_builtin(f'trap {trap} USR1')}; {_builtin('jobs')} >/dev/null 2>&1;"
-            f" {_builtin('source')} {q(str(step_file))} </dev/null >{q(str(fifo))} 2>&1;"
-            f" {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n"
+            f" {_builtin('source')} {quoted['steps']}{stem}.sh </dev/null"
+            f" >{quoted['out']}{stem} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n"
         )
         outcome = Outcome.EXITED
         self._running = seq
@@ -499,7 +513,7 @@ class BashSession:
         finally:
             # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
             with contextlib.suppress(OSError):
-                fifo.unlink()
+                os.unlink(fifo)
         self._running = None
         self._finish_output(out_fd, tail)
         duration = time.monotonic() - begin
@@ -515,7 +529,7 @@ class BashSession:
             output=tail.text(),
             started_at=started_at,
             duration=duration,
-            step_file=step_file,
+            step_file=Path(step_file),
             dropped=tail.dropped,
             shell_ended=shell_ended,
             state_saved=shell_ended and self._saved_since(wall_start),
@@ -635,9 +649,9 @@ class BashSession:
         """
         if not self.alive:
             self.start()
-        _, step_file, log = self._new_paths(name)
-        log = self.workdir / "logs" / f"{log.name}.log"
-        step_file.write_text(command if command.endswith("\n") else command + "\n")
+        _, stem = self._new_stem(name)
+        step_file = Path(self._write_step(stem, command))
+        log = self.workdir / "logs" / f"{stem}.log"
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         begin = time.monotonic()
         q = shlex.quote

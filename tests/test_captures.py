@@ -1,0 +1,53 @@
+"""The capture store: files replaced whole, readable by all, written cheaply."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from meshdemo.captures import Capture, CaptureStore, _dump, sync_to_disk, write_atomically
+
+
+def capture(**fields: object) -> Capture:
+    base: dict = {
+        "id": "greet",
+        "kind": "bash",
+        "page": "setup.md",
+        "line": 10,
+        "command": "echo 'hé' \"x\"\n",
+        "command_hash": "ab12",
+        "status": "passed",
+        "exit_status": 0,
+        "started_at": "2026-01-01T00:00:00.000+00:00",
+        "duration": 0.123,
+        "output": "hello ☃\n\x1b[1mbold\x1b[0m\ttab\n",
+    }
+    return Capture(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_a_capture_file_is_what_json_dumps_would_write(tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    for written in (capture(), capture(note="a note", exit_status=None, output="")):
+        path = store.write(written)
+        assert path.read_bytes() == _dump(asdict(written))
+        assert store.read("greet") == written
+
+
+def test_files_are_replaced_whole_with_their_mode(tmp_path: Path) -> None:
+    target = tmp_path / "captures" / "run.json"
+    write_atomically(target, b"old\n")
+    write_atomically(target, json.dumps({"new": True}).encode())
+    assert json.loads(target.read_text()) == {"new": True}
+    assert target.stat().st_mode & 0o777 == 0o644
+    private = tmp_path / "state.sh"
+    previous = os.umask(0)
+    try:
+        write_atomically(private, b"export A=1\n", mode=0o600, sync=True)
+    finally:
+        os.umask(previous)
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["captures", "run.json", "state.sh"]
+    sync_to_disk(tmp_path)  # returns once flushed; a missing folder is no error
+    sync_to_disk(tmp_path / "missing")
