@@ -347,7 +347,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if runner.failure is not None:
         failed = runner.failure.step
         pytest.skip(f"previous step failed ({failed.location} {failed.id})")
-    runner.open()
+    if runner.error is not None:
+        pytest.skip(runner.error)
+    from meshdemo.errors import MeshdemoError
+
+    try:
+        runner.open()
+    except MeshdemoError as error:
+        pytest.exit(f"meshdemo: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     names = ("KUBECONFIG", "MESHDEMO_RUN_DIR", "MESHDEMO_PYTHON", "MESHDEMO_EXISTING_CLUSTER")
     env = runner.environment()
     for name in names:

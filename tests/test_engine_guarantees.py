@@ -448,3 +448,32 @@ def test_a_long_run_reports_plain_lines_and_a_bounded_summary(tmp_path: Path) ->
     assert len(table_rows) <= 6, table_rows  # the 5 slowest, not 61 rows
     assert any("slow" in row for row in table_rows)
     assert "61 steps: 61 passed; shown: the 5 slowest" in done.stdout
+
+
+def test_under_the_pytest_plugin_an_engine_error_is_one_line_and_stops_the_rest(
+    tmp_path: Path,
+) -> None:
+    pids = tmp_path / "pids"
+    guide = engine_guide(
+        tmp_path / "guide",
+        *(make(pids) for make in ESCAPING),
+        (".bash #boom", "echo the capture of this step cannot be written"),
+        (".bash #later", "echo later"),
+    )
+    (guide / "docs" / "captures" / "boom.json").mkdir(parents=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--meshdemo", "-rs"],
+        cwd=guide,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
+    assert "index.md:11: the run broke off at boom (index.md:11): Is a directory" in done.stdout
+    assert "Traceback" not in done.stdout
+    assert "SKIPPED [1] docs/index.md:15: the run broke off at boom" in done.stdout
+    assert wait_gone(started(pids, 3)) == []
+    record = json.loads((guide / "docs" / "captures" / "run.json").read_text())
+    assert record["status"] == "error"
