@@ -13,8 +13,9 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 from pathlib import Path
+
+import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "rendered"
@@ -53,15 +54,10 @@ def env(**extra: str) -> dict[str, str]:
 
 
 def meshdemo_run(config: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshdemo", "run", "-f", str(config)],
-        cwd=config.parent,
-        env=env(DASHBOARD_ROOT=str(config.parent.parent / "dash"), DEMO_TOKEN=SECRET, **extra),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    """``meshdemo run`` of the guide, the one way tests run the program (tests/cli.py)."""
+    dash = str(config.parent.parent / "dash")
+    variables = {"DASHBOARD_ROOT": dash, "DEMO_TOKEN": SECRET, **extra}
+    return cli.meshdemo("run", "-f", str(config), cwd=config.parent, env=variables, timeout=300)
 
 
 def snapshot(folder: Path) -> dict[str, str]:

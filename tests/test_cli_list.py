@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cli
+
 from meshdemo.guide.pages import load_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,7 +29,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_list_prints_every_step_in_run_order():
     project = load_project(FIXTURES / "basic" / "mkdocs.yml")
-    result = run("-m", "meshdemo", "list", "-f", "mkdocs.yml", cwd=FIXTURES / "basic")
+    result = cli.meshdemo("list", "-f", "mkdocs.yml", cwd=FIXTURES / "basic")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(project.steps)
@@ -42,7 +44,7 @@ def test_list_prints_every_step_in_run_order():
 
 
 def test_list_shows_what_non_bash_steps_do():
-    result = run("-m", "meshdemo", "list", cwd=FIXTURES / "basic")
+    result = cli.meshdemo("list", cwd=FIXTURES / "basic")
     lines = {ln.split()[0]: ln for ln in result.stdout.splitlines()}
     assert "[screenshot] http://localhost:50750/namespaces" in lines["dashboard"]
     assert "[python] import os" in lines["verify-pods"]

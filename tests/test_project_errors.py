@@ -7,27 +7,14 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli import meshdemo as meshdemo_program  # the CLI as a program
 
 from meshdemo import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def meshdemo_program(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The CLI as a program."""
-    return subprocess.run(
-        [sys.executable, "-m", "meshdemo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
 
 
 def meshdemo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
