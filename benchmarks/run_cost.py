@@ -7,7 +7,8 @@ Two shapes of generated guide:
   the two sizes gives the cost of one extra step, free of start-up (loading the project,
   imports, the shell, run.json);
 * **large outputs**: 50 steps printing 200 KB each, every output carrying a secret that must
-  come out masked (checked after the run, so a fast run that leaks does not count).
+  come out masked (checked after the run, so a fast run that leaks does not count); run at 10
+  steps too, for the cost of one step without start-up.
 
 Usage: ``.venv/bin/python benchmarks/run_cost.py [--rounds N]`` (default 5). Rounds go round
 robin over the runners and the median is printed; figures depend on the machine, so the
@@ -96,8 +97,14 @@ def bash_c_run(root: Path, commands: list[str]) -> float:
     return time.perf_counter() - begin
 
 
-def median(bench: Callable[[], float], rounds: int) -> float:
-    return statistics.median(bench() for _ in range(rounds))
+def round_robin(benches: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """The median time of each bench, taking turns round after round: a machine that gets
+    busier or quieter meanwhile weighs on every runner alike."""
+    times: dict[str, list[float]] = {name: [] for name in benches}
+    for _ in range(rounds):
+        for name, bench in benches.items():
+            times[name].append(bench())
+    return {name: statistics.median(found) for name, found in times.items()}
 
 
 def main() -> None:
@@ -108,55 +115,64 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     with tempfile.TemporaryDirectory(prefix="meshdemo-bench-") as tmp:
         base = Path(tmp)
         sizes = (args.small, args.large)
-        rows: list[tuple[str, float, float]] = []
-        for name, make in (
+        benches: dict[str, Callable[[], float]] = {}
+        for size in sizes:
+            commands = [TRIVIAL] * size
+            root = base / f"meshdemo-{size}"
+            guide(root, commands)
+            benches[f"meshdemo-{size}"] = lambda r=root: meshdemo_run(r)
+            root = base / f"prysk-{size}"
+            root.mkdir()
+            test = prysk_file(root, commands)
+            benches[f"prysk-{size}"] = lambda r=root, t=test: prysk_run(r, t)
+            root = base / f"bash-c-{size}"
+            root.mkdir()
+            benches[f"bash-c-{size}"] = lambda r=root, c=commands: bash_c_run(r, c)
+        large = [LARGE] * 50
+        large_root = base / "large"
+        guide(large_root, large)
+        few_root = base / "large-10"
+        guide(few_root, large[:10])
+        benches["meshdemo-large"] = lambda: meshdemo_run(large_root)
+        benches["meshdemo-large-10"] = lambda: meshdemo_run(few_root)
+        benches["bash-c-large"] = lambda: bash_c_run(large_root, large)
+        found = round_robin(benches, args.rounds)
+
+        print(f"\n{args.large} trivial steps (`{TRIVIAL}`), median of {args.rounds} rounds:")
+        print(f"  {'runner':<36} {'total':>9} {'per extra step':>15}")
+        for name, key in (
             ("meshdemo run (CLI, captures on)", "meshdemo"),
             ("prysk (one .t file)", "prysk"),
             ("bash -c per step", "bash-c"),
         ):
-            totals = []
-            for size in sizes:
-                root = base / f"{make}-{size}"
-                commands = [TRIVIAL] * size
-                config = guide(root, commands)
-                if make == "meshdemo":
-                    totals.append(median(lambda r=config.parent: meshdemo_run(r), args.rounds))
-                elif make == "prysk":
-                    test = prysk_file(root, commands)
-                    totals.append(median(lambda r=root, t=test: prysk_run(r, t), args.rounds))
-                else:
-                    totals.append(
-                        median(lambda r=root, c=commands: bash_c_run(r, c), args.rounds)
-                    )
-            per_step = (totals[1] - totals[0]) / (sizes[1] - sizes[0])
-            rows.append((name, totals[1], per_step))
-        print(f"\n{args.large} trivial steps (`{TRIVIAL}`), median of {args.rounds}:")
-        print(f"  {'runner':<36} {'total':>9} {'per extra step':>15}")
-        for name, total, per_step in rows:
+            small, total = found[f"{key}-{sizes[0]}"], found[f"{key}-{sizes[1]}"]
+            per_step = (total - small) / (sizes[1] - sizes[0])
             print(f"  {name:<36} {total:>8.3f}s {per_step * 1000:>12.3f} ms")
-        prysk_total = rows[1][1]
-        print(f"  meshdemo / prysk: {rows[0][1] / prysk_total:.2f}x")
+        ratio = found[f"meshdemo-{sizes[1]}"] / found[f"prysk-{sizes[1]}"]
+        print(f"  meshdemo / prysk: {ratio:.2f}x")
 
-        commands = [LARGE] * 50
-        root = base / "large"
-        guide(root, commands)
-        mesh = median(lambda: meshdemo_run(root), args.rounds)
         leaked = [
             path.name
-            for path in (root / "docs" / "captures").glob("s*.json")
+            for path in (large_root / "docs" / "captures").glob("s*.json")
             if "s3cr3t-b3nch-value" in json.loads(path.read_text())["output"]
         ]
-        size = len(json.loads((root / "docs" / "captures" / "s0.json").read_text())["output"])
-        bash_c = median(lambda: bash_c_run(root, commands), args.rounds)
+        size = len(json.loads((large_root / "docs" / "captures" / "s0.json").read_text())["output"])
+        mesh, bash_c = found["meshdemo-large"], found["bash-c-large"]
         print(f"\n50 steps printing 200 KB each (one secret line each), median of {args.rounds}:")
         print(f"  {'meshdemo run (CLI, captures on)':<36} {mesh:>8.3f}s")
         print(f"  {'bash -c per step':<36} {bash_c:>8.3f}s")
-        print(f"  meshdemo / bash -c: {mesh / bash_c:.2f}x")
+        print(f"  meshdemo / bash -c: {mesh / bash_c:.2f}x (start-up included)")
+        per_step = (mesh - found["meshdemo-large-10"]) / 40
+        print(
+            f"  per step: meshdemo {per_step * 1000:.1f} ms (50 steps less 10, over 40), "
+            f"bash -c {bash_c / 50 * 1000:.1f} ms: {per_step / (bash_c / 50):.2f}x"
+        )
         print(f"  captured output per step: {size} characters; secrets leaked: {len(leaked)}")
 
 

@@ -103,6 +103,15 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, sync: bool =
         raise
 
 
+def write_in_place(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``path`` directly: for a folder that is renamed into place whole once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, mode)
+        handle.write(data)
+
+
 def sync_to_disk(folder: Path) -> None:
     """Flush the file system holding ``folder`` to disk (``syncfs``; ``sync`` where there is
     none): what a run wrote there survives a power cut once this returns."""
@@ -138,10 +147,18 @@ def _dump_flat(fields: dict[str, Any]) -> bytes:
 
 
 class CaptureStore:
-    """Reads and writes the captures of one project (``docs_dir/captures``)."""
+    """Reads and writes the captures of one project (``docs_dir/captures``).
 
-    def __init__(self, directory: Path):
+    ``atomic=False`` writes files in place: for a folder nobody reads until it is complete
+    and renamed into place whole (the run history's staging folder).
+    """
+
+    def __init__(self, directory: Path, *, atomic: bool = True):
         self.directory = Path(directory)
+        self.atomic = atomic
+
+    def _put(self, path: Path, data: bytes) -> None:
+        (write_atomically if self.atomic else write_in_place)(path, data)
 
     def path_for(self, step_id: str) -> Path:
         return self.directory / f"{step_id}.json"
@@ -156,7 +173,7 @@ class CaptureStore:
     def write(self, capture: Capture) -> Path:
         path = self.path_for(capture.id)
         # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
-        write_atomically(path, _dump_flat(dict(vars(capture))))
+        self._put(path, _dump_flat(dict(vars(capture))))
         return path
 
     def read_run(self) -> RunRecord | None:
@@ -168,7 +185,7 @@ class CaptureStore:
 
     def write_run(self, record: RunRecord) -> Path:
         path = self.directory / RUN_FILE
-        write_atomically(path, _dump(asdict(record)))
+        self._put(path, _dump(asdict(record)))
         return path
 
     def all(self) -> dict[str, Capture]:

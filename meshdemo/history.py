@@ -134,7 +134,8 @@ class History:
         target = self.directory / record.run_id
         staging = Path(tempfile.mkdtemp(prefix=f".{record.run_id}.", dir=self.directory))
         try:
-            store = CaptureStore(staging / CAPTURES)
+            # files written in place: the staging folder is renamed into place whole
+            store = CaptureStore(staging / CAPTURES, atomic=False)
             for capture in captures:
                 store.write(capture)
                 if capture.artifact and (Path(images) / capture.artifact).is_file():

@@ -128,6 +128,7 @@ def test_a_run_that_cannot_be_kept_leaves_the_history_as_it_was(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("meshdemo.captures.write_atomically", full_disk)
+    monkeypatch.setattr("meshdemo.captures.write_in_place", full_disk)
     with caplog.at_level(logging.WARNING, logger="meshdemo.history"):
         kept = keep_run(project, RunRecord("r2", "2026-01-02T00:00:00Z"), [], project.docs_dir)
     assert kept is None
