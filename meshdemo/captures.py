@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,18 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, sync: bool =
         raise
 
 
+def _dump_record(record: RunRecord) -> bytes:
+    """A run record as JSON: its fields indented, one line per step (a long run's record is
+    written with json's C encoder, a step per line, and stays readable in a diff)."""
+    fields = dict(vars(record))
+    steps = fields.pop("steps")
+    head = _dump(fields)[: -len(b"\n}\n")]
+    encode = _ENCODER.encode
+    lines = ",\n".join(f"    {encode(step)}" for step in steps)
+    body = f',\n  "steps": [\n{lines}\n  ]\n}}\n' if steps else ',\n  "steps": []\n}\n'
+    return head + body.encode()
+
+
 def write_in_place(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``path`` directly: for a folder that is renamed into place whole once complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +197,7 @@ class CaptureStore:
 
     def write_run(self, record: RunRecord) -> Path:
         path = self.directory / RUN_FILE
-        self._put(path, _dump(asdict(record)))
+        self._put(path, _dump_record(record))
         return path
 
     def all(self) -> dict[str, Capture]:

@@ -51,3 +51,23 @@ def test_files_are_replaced_whole_with_their_mode(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["captures", "run.json", "state.sh"]
     sync_to_disk(tmp_path)  # returns once flushed; a missing folder is no error
     sync_to_disk(tmp_path / "missing")
+
+
+def test_a_run_record_reads_back_as_written_a_step_per_line(tmp_path: Path) -> None:
+    from meshdemo.captures import RunRecord
+
+    steps = [
+        {"id": f"s{n}", "page": "p.md", "line": n, "status": "passed", "note": None}
+        for n in range(3)
+    ]
+    record = RunRecord("r1", "t0", "t1", "passed", {"bash": "5.2"}, steps, error="é")
+    store = CaptureStore(tmp_path)
+    path = store.write_run(record)
+    assert store.read_run() == record
+    lines = path.read_text().splitlines()
+    assert lines[-5:-2] == [
+        f"    {json.dumps(step, ensure_ascii=False)}," for step in steps[:2]
+    ] + [f"    {json.dumps(steps[2], ensure_ascii=False)}"]
+    empty = RunRecord("r2", "t0")
+    store.write_run(empty)
+    assert store.read_run() == empty
