@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 
 from meshdemo.errors import MeshdemoError
-from meshdemo.run.processes import Proc, processes, terminate
+from meshdemo.run.processes import Proc, boot_ticks, processes, terminate
 
 LOCK_FILE = "run.lock"
 RUN_ID_VARIABLE = "MESHDEMO_RUN_ID"
@@ -128,6 +128,10 @@ class Owner:
     run_id: str = ""
     scratch: str = ""  # the session's scratch folder
     shells: list[int] = field(default_factory=list)  # pids (= session ids) of its shells
+    # which boot of the machine, and when in it (clock ticks) the run started: after a reboot,
+    # or for a process older than the run, a recorded pid is someone else's
+    boot_id: str = ""
+    start_ticks: int = 0
 
     def describe(self) -> str:
         local = datetime.fromisoformat(self.started_at).astimezone()
@@ -172,6 +176,8 @@ class Ownership:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             command=" ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200],
             run_id=run_id,
+            boot_id=_boot_id(),
+            start_ticks=boot_ticks(),
         )
         self._handle: int | None = None
         self.reclaimed: list[str] = []  # what was cleaned up after a dead run, said to the user
@@ -258,9 +264,19 @@ def reclaim(run_dir: Path, *, busy_ok: bool = True) -> list[str]:
         os.close(handle)
 
 
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _leftovers(owner: Owner) -> list[Proc]:
-    """The processes a dead run left: in its shells' sessions, or carrying its run id."""
-    table = processes()
+    """The processes a dead run left: in its shells' sessions, or carrying its run id; none
+    after a reboot, and none older than the run (a pid the system has given out again)."""
+    if owner.boot_id != _boot_id():
+        return []
+    table = {pid: p for pid, p in processes().items() if p.start >= owner.start_ticks}
     shells = set(owner.shells)
     marker = f"{RUN_ID_VARIABLE}={owner.run_id}".encode()
     found = []
