@@ -123,6 +123,52 @@ class SessionError(RuntimeError):
     """The shell could not be started or stopped answering."""
 
 
+F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
+PIPE_CAPACITY = 1 << 20  # what a step may write before it waits for us to read
+DRAIN_EVERY = 0.05  # seconds between reads of a step's output while the pipe has room
+
+
+class StepOutput:
+    """The read end of a step's output FIFO and the tail it feeds.
+
+    Its pipe is made large (:data:`PIPE_CAPACITY`), so a step that prints less than that never
+    waits for us and we need not wake at every write: the output is read every
+    :data:`DRAIN_EVERY` seconds and when the step ends. Once a read finds the pipe half full,
+    the output is read as soon as it comes (``eager``): a step that prints without end is
+    slowed to the pace at which we keep its tail, never blocked.
+    """
+
+    def __init__(self, path: str):
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.tail = OutputTail()
+        try:
+            import fcntl
+
+            self.capacity = fcntl.fcntl(self.fd, F_SETPIPE_SZ, PIPE_CAPACITY)
+        except OSError:
+            self.capacity = 0
+        self.eager = self.capacity < PIPE_CAPACITY
+        self.eof = False
+
+    def drain(self) -> None:
+        """Read what the pipe holds now (never waits)."""
+        if self.eof:
+            return
+        got = 0
+        while True:
+            try:
+                chunk = os.read(self.fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self.eof = True  # every writer closed it
+                break
+            self.tail.add(chunk)
+            got += len(chunk)
+        if got * 2 >= self.capacity:
+            self.eager = True
+
+
 def _builtin(words: str) -> str:
     return f"\\builtin {words}"
 
@@ -352,17 +398,16 @@ class BashSession:
         marker: str,
         deadline: float | None,
         tick: Callable[[], None] | None = None,
-        output: tuple[int, OutputTail] | None = None,
+        output: StepOutput | None = None,
     ) -> str | None:
         """The value after ``marker`` on the shell's stdout; None at its end of file.
 
-        TimeoutError at ``deadline``. Meanwhile ``output`` (a FIFO and the tail it feeds) is
-        read as it comes, the FIFOs of ended steps are drained, background logs trimmed.
+        TimeoutError at ``deadline``. Meanwhile the step's ``output`` is read (see
+        :class:`StepOutput`), the FIFOs of ended steps are drained, background logs trimmed.
         """
         assert self._proc and self._proc.stdout
         fd = self._proc.stdout.fileno()
         token = f"{marker} ".encode()
-        out_fd = output[0] if output else None
         while True:
             start = self._buffer.find(token)
             if start != -1:
@@ -385,9 +430,14 @@ class BashSession:
                     self._last_trim = now
                 wait = TRIM_EVERY if wait is None else min(wait, TRIM_EVERY)
             watched = [fd, *self._strays]
-            if out_fd is not None:
-                watched.append(out_fd)
+            if output is not None and not output.eof:
+                if output.eager:
+                    watched.append(output.fd)
+                else:
+                    wait = DRAIN_EVERY if wait is None else min(wait, DRAIN_EVERY)
             ready, _, _ = select.select(watched, [], [], wait)
+            if output is not None and (not output.eager or output.fd in ready):
+                output.drain()
             if not ready:
                 if tick is not None:
                     tick()
@@ -398,25 +448,8 @@ class BashSession:
                     if not chunk:
                         return None
                     self._buffer += chunk
-                elif ready_fd == out_fd and output is not None:
-                    if not self._read_into(out_fd, output[1]):
-                        out_fd = None  # end of file: every writer closed it
-                else:
+                elif output is None or ready_fd != output.fd:
                     self._drain_stray(ready_fd)
-
-    @staticmethod
-    def _read_into(fd: int, tail: OutputTail) -> bool:
-        """Read what ``fd`` holds now into ``tail``; False at its end of file."""
-        while True:
-            try:
-                chunk = os.read(fd, READ_SIZE)
-            except BlockingIOError:
-                return True
-            if not chunk:
-                return False
-            tail.add(chunk)
-            if len(chunk) < READ_SIZE:
-                return True
 
     def _drain_stray(self, fd: int) -> None:
         """Output of a process an ended step left behind (``cmd &``): read and dropped, so it
@@ -430,13 +463,14 @@ class BashSession:
         self._strays.remove(fd)
         os.close(fd)
 
-    def _finish_output(self, fd: int, tail: OutputTail) -> None:
+    def _finish_output(self, output: StepOutput) -> None:
         """After the step: what is left in its FIFO; the FIFO is kept drained while a process
         the step started still holds it."""
-        if self._read_into(fd, tail):
-            self._strays.append(fd)
+        output.drain()
+        if output.eof:
+            os.close(output.fd)
         else:
-            os.close(fd)
+            self._strays.append(output.fd)
 
     # -- running steps ------------------------------------------------------------------------
 
@@ -477,8 +511,7 @@ class BashSession:
         step_file = self._write_step(stem, command)
         fifo = f"{self._dirs['out']}/{stem}"
         os.mkfifo(fifo, 0o600)
-        out_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        tail = OutputTail()
+        output = StepOutput(fifo)
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         wall_start = time.time()
         since = boot_ticks()
@@ -500,22 +533,22 @@ class BashSession:
         self._running = seq
         shell_ended = False
         try:
-            value = self._read_marker(marker, deadline, tick, (out_fd, tail))
+            value = self._read_marker(marker, deadline, tick, output)
             if value is None:
                 outcome, shell_ended = Outcome.SHELL_EXITED, True
-                if not self._wait_shell(deadline, (out_fd, tail)):
+                if not self._wait_shell(deadline, output):
                     # the step replaced the shell (exec) and outlived its deadline
                     outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
         except TimeoutError:
             outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
-            value = self._abort(seq, marker, since, tick, (out_fd, tail))
+            value = self._abort(seq, marker, since, tick, output)
             shell_ended = value is None
         finally:
             # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
             with contextlib.suppress(OSError):
                 os.unlink(fifo)
         self._running = None
-        self._finish_output(out_fd, tail)
+        self._finish_output(output)
         duration = time.monotonic() - begin
         status: int | None
         if shell_ended:
@@ -526,11 +559,11 @@ class BashSession:
         return StepRun(
             outcome=outcome,
             status=124 if outcome == Outcome.TIMED_OUT else status,
-            output=tail.text(),
+            output=output.tail.text(),
             started_at=started_at,
             duration=duration,
             step_file=Path(step_file),
-            dropped=tail.dropped,
+            dropped=output.tail.dropped,
             shell_ended=shell_ended,
             state_saved=shell_ended and self._saved_since(wall_start),
         )
@@ -552,13 +585,12 @@ class BashSession:
             status = 128 - status
         return status
 
-    def _wait_shell(self, deadline: float | None, output: tuple[int, OutputTail]) -> bool:
+    def _wait_shell(self, deadline: float | None, output: StepOutput) -> bool:
         """Wait for a shell whose control pipe closed to end, reading the step's output; True
         once it ended. At ``deadline`` it is killed with everything in its session (what
         ``exec`` put in its place), and False says so."""
         assert self._proc is not None
         proc = self._proc
-        out_fd: int | None = output[0]
         while proc.poll() is None:
             wait = 0.05
             if deadline is not None:
@@ -568,12 +600,11 @@ class BashSession:
                     proc.wait()
                     return False
                 wait = min(wait, left)
-            if out_fd is None:
+            if output.eof:
                 time.sleep(wait)
-                continue
-            ready, _, _ = select.select([out_fd], [], [], wait)
-            if ready and not self._read_into(out_fd, output[1]):
-                out_fd = None
+            else:
+                select.select([output.fd], [], [], wait)
+                output.drain()
         return True
 
     def _abort(
@@ -582,7 +613,7 @@ class BashSession:
         marker: str,
         since: int,
         tick: Callable[[], None] | None,
-        output: tuple[int, OutputTail],
+        output: StepOutput,
     ) -> str | None:
         """Kill the running step's processes, then make the sourced step return 124.
 
