@@ -162,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import importlib
 
     try:
-        _reclaim(args.config_file)
+        if not getattr(args, "cleanup_stale", False):  # (that command says it itself)
+            _reclaim(args.config_file)
         handler = getattr(importlib.import_module(module_name), function_name)
         status = int(handler(args) or 0)
         sys.stdout.flush()  # here, where a closed pipe can still be handled

@@ -308,6 +308,7 @@ def test_what_a_sigkilled_run_left_is_stopped_by_the_next_command(
     assert done.returncode == 0, done.stdout + done.stderr
     said = done.stdout + done.stderr
     assert "did not end cleanly" in said and "stopped them" in said and scratch in said
+    assert "Nothing to clean up" not in said
     assert wait_gone(leftovers) == []
     assert not Path(scratch).exists()
     assert (guide / ".meshdemo" / "run.lock").read_text() == ""
