@@ -79,3 +79,27 @@ def test_a_live_owner_is_named_and_never_cleaned_up(tmp_path: Path) -> None:
         held.release()
     assert (tmp_path / ".meshdemo" / LOCK_FILE).read_text() == ""
     Ownership(tmp_path / ".meshdemo", "third-run").acquire().release()
+
+
+def test_a_run_refused_for_another_records_nothing(tmp_path: Path) -> None:
+    from meshdemo.model import Kind, Page, Project, Step
+    from meshdemo.run.runner import Runner
+
+    (tmp_path / "docs").mkdir()
+    step = Step(id="a", kind=Kind.BASH, page="p.md", line=1, command="true")
+    project = Project(
+        config_file=tmp_path / "mkdocs.yml",
+        root=tmp_path,
+        docs_dir=tmp_path / "docs",
+        pages=(Page("p.md", tmp_path / "docs" / "p.md", None, "", (step,)),),
+    )
+    held = Ownership(project.run_dir, "the-other-run").acquire()
+    try:
+        runner = Runner(project)
+        with pytest.raises(RunBusy):
+            runner.execute(step)
+        runner.finish([step])  # as the pytest plugin does at the end of its session
+    finally:
+        held.release()
+    assert not (project.captures_dir / "run.json").exists()
+    assert not (project.run_dir / "history").exists()

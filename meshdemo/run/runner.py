@@ -378,6 +378,9 @@ class Runner:
         """
         if interrupted and signum is None:
             signum = signal.SIGINT
+        if not self.ownership.held:
+            # the run never took the project (another run holds it): nothing of it to record
+            return self._result(steps, signum, {})
         versions: dict[str, str] = {}
         try:
             try:
