@@ -372,8 +372,11 @@ def test_a_cgroup_v1_host_stops_the_demo_before_anything_starts(rehearsal: Rehea
     result = rehearsal.meshdemo("demo", MESHDEMO_DOUBLE_DOCKER_CGROUP="1")
     assert result.status == 3, result.output
     assert "cgroup v1" in result.output and "systemd.unified_cgroup_hierarchy=1" in result.output
-    assert not [c for c in starts(rehearsal.calls(mark)) if c["tool"] in ("kind", "linkerd")
-                and not words(c).startswith("kind version")]
+    assert not [
+        c
+        for c in starts(rehearsal.calls(mark))
+        if c["tool"] in ("kind", "linkerd") and not words(c).startswith("kind version")
+    ]
 
 
 def test_a_failure_inside_a_pipe_fails_the_step_and_says_how_to_resume(rehearsal: Rehearsal):

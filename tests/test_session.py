@@ -269,3 +269,15 @@ def test_every_step_has_a_fresh_marker(session: BashSession, tmp_path: Path) -> 
     # printing an earlier step's marker cannot end a later step
     result = session.run(f"echo {markers[0]} 0; false")
     assert result.status == 1
+
+
+def test_a_deadline_before_the_step_began_still_times_it_out(session: BashSession) -> None:
+    # The deadline passes before bash has even set the step's trap: the abort is repeated
+    # until the step has started and is stopped, never misreported as a dead shell.
+    outcomes = []
+    began = time.monotonic()
+    for _ in range(4):
+        outcomes.append(session.run("sleep 30", timeout=1e-6).outcome)
+    assert outcomes == [Outcome.TIMED_OUT] * 4
+    assert time.monotonic() - began < 8  # four aborts, none waiting out the shell's grace
+    assert session.run("echo alive", timeout=5).output.strip() == "alive"

@@ -75,6 +75,7 @@ from meshdemo.status import Outcome
 
 START_TIMEOUT = 10.0  # seconds for a new shell to answer
 ABORT_GRACE = 3.0  # seconds for a killed step's shell to answer before it is killed too
+ABORT_RETRY = 0.1  # seconds between two rounds of an abort (USR1, then the step's processes)
 TICK = 0.25  # seconds between ``tick`` calls while a step runs
 TRIM_EVERY = 1.0  # seconds between trims of the background steps' logs
 READ_SIZE = 1 << 16
@@ -622,21 +623,33 @@ class BashSession:
         """
         assert self._proc
         shell = self._proc.pid
-        victims = [
-            p
-            for p in self._step_processes(shell)
-            if p.start >= since or p.pgid == shell  # started by this step (or a subshell of it)
-        ]
         abort_file = self._abort_file(seq)
         abort_file.touch()
-        # USR1 first: bash holds the trap until the foreground command ends, then returns from
-        # the step. Killing first would let the step's next line start before USR1 arrives.
-        send_signal(shell, signal.SIGUSR1, group=False)
-        terminate(victims, protect={shell})
-        try:
-            value = self._read_marker(marker, time.monotonic() + ABORT_GRACE, tick, output)
-        except TimeoutError:
-            value = None
+        grace_ends = time.monotonic() + ABORT_GRACE
+        killed: dict[int, Proc] = {}
+        value = None
+        # Repeated until the marker comes: a deadline that passes before bash has begun the
+        # step finds nothing to kill, and its USR1 reaches bash before the step's trap is set;
+        # the next round catches the step once it has started.
+        while True:
+            victims = [
+                p
+                for p in self._step_processes(shell)
+                if p.start >= since or p.pgid == shell  # started by this step (or its subshell)
+            ]
+            killed.update((p.pid, p) for p in victims)
+            # USR1 first: bash holds the trap until the foreground command ends, then returns
+            # from the step. Killing first would let the step's next line start before USR1.
+            send_signal(shell, signal.SIGUSR1, group=False)
+            terminate(victims, protect={shell})
+            try:
+                value = self._read_marker(
+                    marker, min(grace_ends, time.monotonic() + ABORT_RETRY), tick, output
+                )
+                break
+            except TimeoutError:
+                if time.monotonic() >= grace_ends:
+                    break
         abort_file.unlink(missing_ok=True)
         if value is None:
             # the shell itself is stuck (or gone): end it and all it holds
@@ -647,7 +660,7 @@ class BashSession:
         # Terminated") when it reaps it, into whatever output is redirected at that moment;
         # reaped now, while it waits for input, the report goes to the session log instead of
         # into the next step's output.
-        jobs = [p.pid for p in victims if p.ppid == shell]
+        jobs = [p.pid for p in killed.values() if p.ppid == shell]
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             if not any(os.path.exists(f"/proc/{pid}") for pid in jobs):
