@@ -231,8 +231,16 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     bash = subprocess.run(["bash", "--version"], capture_output=True, text=True, check=False)
+    # the meshdemo the measured commands import (PYTHONPATH may name another checkout)
+    where = subprocess.run(
+        [sys.executable, "-c", "import meshdemo; print(meshdemo.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    checkout = Path(where).parent.parent if where else REPO
     commit = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
         capture_output=True,
         text=True,
         check=False,
@@ -249,9 +257,18 @@ def machine() -> dict[str, str]:
         "system": platform.platform(),
         "Python": platform.python_version(),
         "bash": bash.stdout.splitlines()[0] if bash.stdout else "?",
-        "meshdemo commit": commit.stdout.strip() or "?",
+        "meshdemo": f"{checkout} ({commit.stdout.strip() or 'no git commit'})",
         "tools": ", ".join(versions),
+        "load average": load(),
     }
+
+
+def load() -> str:
+    """The machine's load: other work running meanwhile makes every figure noisier."""
+    try:
+        return "{:.2f} {:.2f} {:.2f} (1, 5, 15 min)".format(*os.getloadavg())
+    except OSError:
+        return "?"
 
 
 # -- sections ------------------------------------------------------------------------------------
@@ -711,7 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     if out.targets:
         out.table("Targets", ["target", "measured", "goal", "verdict"], out.targets, numbers=False)
-    out.note(f"  ({time.perf_counter() - started:.0f} s in all)")
+    out.note(f"  ({time.perf_counter() - started:.0f} s in all; load average now {load()})")
     if args.json:
         out.data["targets"] = out.targets
         args.json.write_text(json.dumps(out.data, indent=2, default=str) + "\n")
