@@ -49,6 +49,7 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -130,7 +131,7 @@ def round_robin(jobs: dict[str, Timed], rounds: int, what: str) -> None:
             problem = str(error)
         if problem:
             timed.failure = problem
-            err.print(f"[red]{what}: {key} failed[/]: {problem}")
+            err.print(f"[red]{what}: {key} failed[/]: {escape(problem)}")
     keys = [key for key, timed in jobs.items() if timed.failure is None]
     for number in range(1, rounds + 1):
         err.print(f"[dim]{what}: round {number}/{rounds}[/]")
@@ -143,7 +144,7 @@ def round_robin(jobs: dict[str, Timed], rounds: int, what: str) -> None:
                 timed.times.append(timed.run(number))
             except Failed as error:
                 timed.failure = str(error)
-                err.print(f"[red]{what}: {key} failed[/]: {error}")
+                err.print(f"[red]{what}: {key} failed[/]: {escape(str(error))}")
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -207,7 +208,7 @@ class Report:
         for number, column in enumerate(columns):
             table.add_column(column, justify="right" if numbers and number else "left")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(escape(cell) for cell in row))
         if self.markdown:
             self.console.print(f"\n**{title}**\n")
         self.console.print(table)
@@ -723,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             compare_site(settings, out)
     finally:
         if args.keep:
-            err.print(f"scratch folder kept: {scratch}")
+            err.print(f"scratch folder kept: {scratch}", markup=False)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
     if out.targets:
