@@ -1,15 +1,18 @@
 """The capture store: what a run recorded of each step, kept under ``docs/captures/``.
 
-One JSON file a step (``<step-id>.json``) and one for the run (``run.json``). Files are only
-ever replaced whole (write to a temporary file in the same folder, then ``os.replace``), so a
-reader such as ``mkdocs serve`` never sees half a file, and a run that stops early leaves the
-captures of the steps it never reached as they were.
+One JSON file a step (``<step-id>.json``) and one for the run (``run.json``); an output
+longer than a page embeds (:data:`WHOLE_TEXT_LINES`) is also written as plain text
+(``<step-id>.txt``, terminal codes removed), which the site publishes so the whole output is one
+click away. Files are only ever replaced whole (write to a temporary file in the same folder,
+then ``os.replace``), so a reader such as ``mkdocs serve`` never sees half a file, and a run
+that stops early leaves the captures of the steps it never reached as they were.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,15 @@ RUN_FILE = "run.json"
 # ids no step may take: their capture file would be one of the store's own files
 RESERVED_IDS = frozenset({RUN_FILE.removesuffix(".json")})
 FORMAT = 1
+# A page embeds an output up to this many lines (a failure's last ones); a longer output is
+# also written as plain text next to its capture, and the page links it.
+WHOLE_TEXT_LINES = 250
+TEXT_SUFFIX = ".txt"
+# what a terminal acts on but a text file should not hold: CSI (colours, cursor), OSC
+# (titles, links) and the other two-byte escapes
+_TERMINAL_CODES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
+)
 
 
 @dataclass
@@ -143,6 +155,11 @@ def sync_to_disk(folder: Path) -> None:
         os.close(fd)
 
 
+def is_cut(output: str) -> bool:
+    """Whether a page embeds only part of ``output`` (and links its text file for the rest)."""
+    return output.count("\n", 0, len(output) - 1) >= WHOLE_TEXT_LINES
+
+
 def _dump(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
 
@@ -175,6 +192,10 @@ class CaptureStore:
     def path_for(self, step_id: str) -> Path:
         return self.directory / f"{step_id}.json"
 
+    def text_path_for(self, step_id: str) -> Path:
+        """Where a long output is written as plain text (see :data:`WHOLE_TEXT_LINES`)."""
+        return self.directory / f"{step_id}{TEXT_SUFFIX}"
+
     def read(self, step_id: str) -> Capture | None:
         path = self.path_for(step_id)
         try:
@@ -184,6 +205,12 @@ class CaptureStore:
 
     def write(self, capture: Capture) -> Path:
         path = self.path_for(capture.id)
+        text = self.text_path_for(capture.id)
+        if is_cut(capture.output):
+            # before the capture: a page that reads the new capture finds its text too
+            self._put(text, _TERMINAL_CODES.sub("", capture.output).encode())
+        else:
+            text.unlink(missing_ok=True)
         # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
         self._put(path, _dump_flat(dict(vars(capture))))
         return path

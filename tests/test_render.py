@@ -208,15 +208,47 @@ def test_a_huge_output_is_embedded_up_to_a_bound(docs: Path) -> None:
     lines = 50_000
     step = steps_of(page, docs)["huge"]
     store_of(docs).write(capture(step, "".join(f"{n}\n" for n in range(1, lines + 1))))
-    (run,) = runs(tree(render(page, docs)))
+    root = tree(render(page, docs))
+    (run,) = runs(root)
     embedded = sum(text(pre).count("\n") + 1 for pre in run.iter("pre"))
     assert embedded == EMBEDDED_LINES
     note = next(p for p in run.iter("p") if p.get("class") == "meshdemo-left-out")
     assert text(note) == (
         f"The last {lines - EMBEDDED_LINES:,} lines of {lines:,} lines are not shown here: "
-        "the whole output is in captures/huge.json."
+        "the whole output is linked below it."
     )
     assert run.find("details/summary").text == f"Show the next {EMBEDDED_LINES - SHOWN_LINES} lines"
+    # the run wrote the whole output as text next to the capture; the page links it
+    assert (docs / "captures" / "huge.txt").read_text() == store_of(docs).read("huge").output
+    link = next(a for a in root.iter("a") if a.get("href") == "captures/huge.txt")
+    assert text(link) == "The whole output as text: 50,000 lines, 289 kB"
+    paragraph = next(p for p in root.iter("p") if link in list(p))
+    assert paragraph.get("class") == "meshdemo-whole-output"
+    assert paragraph.get("data-search-exclude") is not None
+
+
+def test_the_whole_output_link_is_relative_to_a_page_in_a_folder(docs: Path) -> None:
+    page = "``` { .bash #deep }\nseq 400\n```\n"
+    step = steps_of(page, docs, page="chapter/deep.md")["deep"]
+    store_of(docs).write(capture(step, "".join(f"{n}\n" for n in range(1, 401))))
+    html = python_markdown.markdown(
+        page,
+        extensions=["meshdemo.site.markdown", *EXTENSIONS],
+        extension_configs={"meshdemo.site.markdown": {"docs_dir": str(docs), "stylesheet": False}},
+    )
+    assert 'href="captures/deep.txt"' in html  # plain Python-Markdown: no page, docs_dir's root
+
+
+def test_an_output_that_fits_the_page_has_no_text_file_and_no_link(docs: Path) -> None:
+    page = "``` { .bash #short }\nseq 300\n```\n"
+    step = steps_of(page, docs)["short"]
+    store = store_of(docs)
+    store.write(capture(step, "".join(f"{n}\n" for n in range(1, 301))))
+    assert store.text_path_for("short").is_file()
+    store.write(capture(step, "".join(f"{n}\n" for n in range(1, EMBEDDED_LINES + 1))))
+    assert not store.text_path_for("short").exists()  # the longer run's text is gone with it
+    html = render(page, docs)
+    assert "whole output" not in html and "meshdemo-left-out" not in html
 
 
 def test_output_cannot_inject_html_or_break_out_of_its_block(docs: Path) -> None:

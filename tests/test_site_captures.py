@@ -213,14 +213,19 @@ def test_a_captured_step_reads_like_a_terminal(
     assert page.locator(".meshdemo-banner").count() == 1
 
     # a long output: its first lines shown, the rest one click away
-    folded = page.locator(".meshdemo-run:has(details.meshdemo-fold)").first  # seq 1 60, tab one
+    folded = page.locator(".meshdemo-run:has(details.meshdemo-fold)").first  # seq 1 300, tab one
     head = folded.locator("pre").first
     assert head.is_visible() and head.inner_text().split() == [str(n) for n in range(1, 21)]
     rest = folded.locator("details.meshdemo-fold pre")
     assert not rest.is_visible()
     folded.locator("details.meshdemo-fold > summary").click()
     rest.wait_for(state="visible")
-    assert rest.inner_text().split()[-1] == "60"
+    assert rest.inner_text().split()[-1] == "250"  # the page embeds 250 lines...
+    whole = page.get_by_role("link", name="The whole output as text: 300 lines, 1 kB")
+    assert whole.is_visible()
+    whole.click()  # ...and the whole output is one click away
+    page.wait_for_url("**/captures/tabbed.txt")
+    assert page.locator("body").inner_text().split() == [str(n) for n in range(1, 301)]
 
 
 def test_a_linkerd_check_report_keeps_its_ticks_and_warnings_coloured(

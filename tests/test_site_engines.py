@@ -94,7 +94,11 @@ def test_every_engine_shows_what_ran(engine: str, ran: Path, tmp_path: Path) -> 
     assert '<span class="ansi-fg-2">green</span> and plain' in steps  # colour, as colour
     assert "\x1b" not in steps and "[32m" not in steps.replace("\\033[32m", "")
     assert "token: [masked]" in steps and "python sees books" in steps
-    assert "Show all 60 lines (40 more)" in steps  # seq 1 60, folded
+    # seq 1 300, in a tab: 250 lines embedded, folded after 20, the whole text one link away
+    assert "Show the next 230 lines" in steps
+    assert "The last 50 lines of 300 lines are not shown here" in steps
+    whole = r'<a href="\.\./captures/tabbed\.txt">The whole output as text: 300 lines'
+    assert re.search(whole, steps)
     assert steps.count("meshdemo-banner--ok") == 1 and steps.count("Verified on 20") == 1
     assert "6 of 6 steps passed." in steps
     assert "Stale" not in steps
@@ -106,7 +110,9 @@ def test_every_engine_shows_what_ran(engine: str, ran: Path, tmp_path: Path) -> 
     assert '"GET / HTTP/1.1" 200' in dashboard  # the background server's log: the shot hit it
 
     site = config.parent / "site"
-    assert not (site / "captures").exists()  # build inputs, not pages
+    # captures are build inputs, not pages; a long output's text is published for its link
+    assert [p.name for p in (site / "captures").iterdir()] == ["tabbed.txt"]
+    assert (site / "captures" / "tabbed.txt").read_text().split() == [str(n) for n in range(1, 301)]
     index = next(site.glob("search/search_index.json"), None) or site / "search.json"
     searchable = index.read_text(encoding="utf-8")
     assert "python sees" in searchable  # the page's own text is indexed...

@@ -16,7 +16,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from meshdemo.captures import Capture, RunRecord
+from meshdemo.captures import WHOLE_TEXT_LINES, Capture, RunRecord
 from meshdemo.drift import OutputChange
 from meshdemo.history import CAPTURES, HISTORY_DIR
 from meshdemo.model import RUN_DIR, ExpectedOutput, Step
@@ -26,8 +26,8 @@ from meshdemo.status import StepStatus
 SHOWN_LINES = 20  # lines of an output shown before the rest is folded away
 FOLD_MARGIN = 5  # folding away fewer lines than this helps no one: show them
 # An output longer than this is embedded up to here (first lines; a failure's last lines): the
-# page stays light whatever a command printed, and says where the whole output is.
-EMBEDDED_LINES = 250
+# page stays light whatever a command printed, and links the whole output's text file.
+EMBEDDED_LINES = WHOLE_TEXT_LINES
 # Material and Zensical leave elements with this attribute out of the search index: run
 # status and captured outputs are not what a reader searches for.
 NO_SEARCH = 'data-search-exclude=""'
@@ -87,6 +87,7 @@ class StepView:
     stale: bool = False
     changed: OutputChange | None = None  # the output differs from the run before
     replay: str | None = None  # in a running replay: "played", "current" or "pending"
+    whole_text: str | None = None  # the whole output's text file, relative to the page
 
     @property
     def status(self) -> StepStatus | None:
@@ -175,11 +176,12 @@ def _pre(lines: list[str]) -> str:
     return f'<pre class="meshdemo-terminal"><code>{chr(10).join(lines)}</code></pre>'
 
 
-def _output(text: str, *, tail_first: bool, capture_file: str) -> str:
+def _output(text: str, *, tail_first: bool, capture_file: str, linked: bool = False) -> str:
     """The output as terminal lines; a long one folded, its first (or, failed, last) lines shown.
 
     Only the lines the page embeds are converted: a 200 KB output costs what its first
-    ``EMBEDDED_LINES`` cost.
+    ``EMBEDDED_LINES`` cost. ``linked``: the page links the whole output (see
+    :func:`whole_text_line`); else the note says which file holds it.
     """
     raw = text.replace("\r\n", "\n").split("\n")
     while raw and not raw[-1].strip():
@@ -197,10 +199,14 @@ def _output(text: str, *, tail_first: bool, capture_file: str) -> str:
     left_out = ""
     if total > len(lines):
         where = "first" if tail_first else "last"
+        where_whole = (
+            "the whole output is linked below it"
+            if linked
+            else f"the whole output is in <code>{html.escape(capture_file, quote=False)}</code>"
+        )
         left_out = (
             f'<p class="meshdemo-left-out">The {where} {_lines(total - len(lines))} of '
-            f"{_lines(total)} are not shown here: the whole output is in "
-            f"<code>{html.escape(capture_file, quote=False)}</code>.</p>"
+            f"{_lines(total)} are not shown here: {where_whole}.</p>"
         )
     if tail_first:  # a failure: what went wrong is at the end
         hidden, shown = lines[:-SHOWN_LINES], lines[-SHOWN_LINES:]
@@ -286,12 +292,31 @@ def step_block(view: StepView) -> str:
             capture.output,
             tail_first=status is not None and status.failed,
             capture_file=f"captures/{capture.id}.json",
+            linked=view.whole_text is not None,
         )
     classes = f"meshdemo-run meshdemo-run--{kind}" + (" meshdemo-run--stale" if view.stale else "")
     return (
         f'<div class="{classes}" id="{_anchor(view.step.id)}" {NO_SEARCH}>'
         f"{status_line}{stale}{body}{_changed(view)}</div>"
     )
+
+
+def whole_text_lines(view: StepView) -> list[str]:
+    """A Markdown link to the whole output of a step whose page shows only part of it.
+
+    Markdown, not HTML: MkDocs and Zensical turn a link to a file of the docs folder into the
+    right URL for the page, whatever the URL style. Left out of search, as the output is.
+    """
+    capture = view.capture
+    if view.whole_text is None or capture is None:
+        return []
+    lines = capture.output.count("\n") + (not capture.output.endswith("\n"))
+    size = len(capture.output.encode())
+    amount = f"{size / 1000:,.0f} kB" if size >= 1000 else f"{size} bytes"
+    return [
+        f"[The whole output as text: {_lines(lines)}, {amount}]({view.whole_text})",
+        '{: .meshdemo-whole-output data-search-exclude="" }',
+    ]
 
 
 def expected_block(expected: ExpectedOutput) -> str:

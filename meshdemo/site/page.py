@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meshdemo.captures import Capture, CaptureStore, RunRecord
+from meshdemo.captures import Capture, CaptureStore, RunRecord, is_cut
 from meshdemo.drift import EarlierOutputs
 from meshdemo.guide.pages import read_rendered_page
 from meshdemo.model import Kind
@@ -131,7 +131,12 @@ def place_blocks(
         if capture is not None and earlier is not None and state is None:
             changed = earlier.change(capture, step.options.tolerance)
         stale = capture is not None and capture.is_stale(step)
-        view = StepView(step, capture, stale=stale, changed=changed, replay=state)
+        whole_text = None
+        if capture is not None and state is None and is_cut(capture.output):
+            whole_text = _published(store.text_path_for(step.id), docs_dir, page)
+        view = StepView(
+            step, capture, stale=stale, changed=changed, replay=state, whole_text=whole_text
+        )
         placed.summary.count(view)
         _note(view, placed.findings)
         if step.kind is Kind.SCREENSHOT:
@@ -144,7 +149,11 @@ def place_blocks(
             edits.append((span.expected[0], span.expected[1], [prefix + box]))
         output = blocks.step_block(view)
         if output:
-            edits.append((span.end, span.end, [blank, prefix + marker(output), blank]))
+            added = [blank, prefix + marker(output), blank]
+            if view.status is not None and view.status.ran:
+                link = blocks.whole_text_lines(view)
+                added += [prefix + line for line in link] + ([blank] if link else [])
+            edits.append((span.end, span.end, added))
 
     top = read.title_end or 0
     if replay is not None:
@@ -156,6 +165,17 @@ def place_blocks(
     for first, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[first:end] = replacement
     return placed
+
+
+def _published(path: Path, docs_dir: Path, page: str) -> str | None:
+    """``path`` relative to the page, when it is a file the site publishes (under docs_dir)."""
+    try:
+        inside = path.resolve().relative_to(docs_dir.resolve())
+    except ValueError:
+        return None
+    if not path.is_file():
+        return None
+    return posixpath.relpath(inside.as_posix(), posixpath.dirname(page) or ".")
 
 
 def _replay_lines(replay: ReplayView, page: str, marker: Callable[[str], str]) -> list[str]:
