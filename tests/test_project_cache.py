@@ -138,7 +138,6 @@ CHANGES: dict[str, Callable[[Path], None]] = {
     "a page's front matter": _edit("docs/index.md", "title: Welcome", "title: Hello"),
     "a new page file": _write("docs/new.md", "# New\n"),
     "a file a page includes": _include,
-    "the capture store": _write("docs/captures/run.json", '{"run_id": "x", "started_at": "y"}'),
     "mkdocs-macros' main.py appears": _main_module,
     "the installed distributions": _installed,
 }
@@ -215,4 +214,40 @@ def test_two_configurations_of_one_folder_keep_their_own_projects(tmp_path: Path
     assert 'echo "hello"' in commands(config_file)
     assert 'echo "bonjour"' in commands(other)
     assert 'echo "hello"' in commands(config_file)
+    assert reads.count == 2
+
+
+def test_what_a_run_writes_under_docs_is_not_an_input(tmp_path: Path, reads: Reads) -> None:
+    # captures and screenshots are the run's outputs: recording them must not make the next
+    # command (the list after a run, the next run) read the whole project again
+    config_file = copy("basic", tmp_path)
+    docs = config_file.parent / "docs"
+    load_project(config_file)
+    _write("docs/captures/run.json", '{"run_id": "x", "started_at": "y"}')(config_file.parent)
+    _write("docs/captures/verify-pods.json", "{}")(config_file.parent)
+    _write("docs/captures/verify-pods.txt", "long output")(config_file.parent)
+    (docs / "images").mkdir(exist_ok=True)
+    (docs / "images" / "dashboard.png").write_bytes(b"\x89PNG")  # the screenshot step's image
+    load_project(config_file)
+    assert reads.count == 1
+    (docs / "images" / "drawn-by-hand.png").write_bytes(b"\x89PNG")  # not a run's output
+    load_project(config_file)
+    assert reads.count == 2
+
+
+def test_a_capture_read_by_a_fence_is_an_input(tmp_path: Path, reads: Reads) -> None:
+    config_file = copy("basic", tmp_path)
+    _edit("mkdocs.yml", "  - macros:\n", "  - macros:\n      modules: [meshdemo.site.macros]\n")(
+        config_file.parent
+    )
+    page = config_file.parent / "docs" / "verify.md"
+    fence = """
+``` { .bash #took }
+echo "{{ meshdemo_run.run_id if meshdemo_run else 'no run' }}"
+```
+"""
+    page.write_text(page.read_text() + fence)
+    assert 'echo "no run"' in commands(config_file)
+    _write("docs/captures/run.json", '{"run_id": "x", "started_at": "y"}')(config_file.parent)
+    assert 'echo "x"' in commands(config_file)  # read again: the step's command changed
     assert reads.count == 2

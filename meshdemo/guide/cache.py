@@ -6,8 +6,10 @@ with its inputs, each by the digest of its content:
 
 * the MkDocs configuration and every file it inherits (``INHERIT:``), and the value of each
   environment variable they read (``!ENV``);
-* every file under ``docs_dir`` (pages, snippets and templates a page may include, and the
-  capture store, which the project's macros may read) and under mkdocs-macros' ``include_dir``;
+* every file under ``docs_dir`` (pages, snippets and templates a page may include) and under
+  mkdocs-macros' ``include_dir``; except what a run writes there (the capture store, the
+  screenshots) while no step's fence reads it through a macro: a run, or the list after it,
+  must not read the project again because the run before recorded its outputs;
 * the files mkdocs-macros loads: ``include_yaml`` files, the project's ``main.py`` (or its
   absence), the modules named in ``modules``;
 * the installed distributions (their names and versions), meshdemo's own code, and Python's
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from meshdemo.model import Project
 
-FORMAT = 1  # bumped when what is kept changes shape
+FORMAT = 2  # bumped when what is kept changes shape
 FOLDER = ".meshdemo"  # the project's private folder (also the run's)
 ENV_OFF = "MESHDEMO_NO_CACHE"
 
@@ -50,15 +52,28 @@ def digest_file(path: Path | str) -> str | None:
         return None
 
 
-def digest_tree(folder: Path | str) -> dict[str, str | None]:
-    """Every file under ``folder`` (links followed, as MkDocs does), by its content's digest."""
+def digest_tree(
+    folder: Path | str, left_out: frozenset[str] = frozenset()
+) -> dict[str, str | None]:
+    """Every file under ``folder`` (links followed, as MkDocs does), by its content's digest.
+
+    ``left_out``: paths relative to ``folder`` (files, or folders with all they hold) not
+    counted.
+    """
     found: dict[str, str | None] = {}
     root = str(folder)
     for current, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames.sort()
+        if left_out:
+            here = os.path.relpath(current, root)
+            dirnames[:] = [
+                d for d in dirnames if os.path.normpath(os.path.join(here, d)) not in left_out
+            ]
         for name in sorted(filenames):
             path = os.path.join(current, name)
-            found[os.path.relpath(path, root)] = digest_file(path)
+            relative = os.path.relpath(path, root)
+            if relative not in left_out:
+                found[relative] = digest_file(path)
     return found
 
 
@@ -92,6 +107,7 @@ class Inputs:
     trees: dict[str, dict[str, str | None]] = field(default_factory=dict)  # folder → its files
     env: dict[str, str | None] = field(default_factory=dict)  # variable → value (None: unset)
     code: str = ""  # installed()
+    left_out: dict[str, frozenset[str]] = field(default_factory=dict)  # folder → not counted
 
     @classmethod
     def start(cls) -> Inputs:
@@ -105,6 +121,26 @@ class Inputs:
         key = str(Path(folder).absolute())
         self.trees[key] = digest_tree(key)
 
+    def leave_out(self, folder: Path, paths: list[Path]) -> None:
+        """Stop counting ``paths`` (files or folders under the recorded tree ``folder``)."""
+        key = str(Path(folder).absolute())
+        if key not in self.trees:
+            return
+        inside = {
+            os.path.normpath(os.path.relpath(Path(p).absolute(), key))
+            for p in paths
+            if not os.path.relpath(Path(p).absolute(), key).startswith("..")
+        }
+        left_out = self.left_out.get(key, frozenset()) | inside
+        self.left_out[key] = left_out
+        self.trees[key] = {
+            relative: digest
+            for relative, digest in self.trees[key].items()
+            if not any(
+                relative == skipped or relative.startswith(skipped + os.sep) for skipped in left_out
+            )
+        }
+
     def add_env(self, names: list[str]) -> None:
         for name in names:
             self.env[name] = os.environ.get(name)
@@ -113,7 +149,10 @@ class Inputs:
         """True when every input is as it was recorded."""
         return (
             all(digest_file(path) == digest for path, digest in self.files.items())
-            and all(digest_tree(folder) == files for folder, files in self.trees.items())
+            and all(
+                digest_tree(folder, self.left_out.get(folder, frozenset())) == files
+                for folder, files in self.trees.items()
+            )
             and all(os.environ.get(name) == value for name, value in self.env.items())
             and installed() == self.code
         )

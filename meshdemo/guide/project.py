@@ -14,6 +14,7 @@ until the project has to be read again.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,39 @@ def read_project(config_path: Path) -> tuple[Project, Inputs]:
         pages=tuple(pages),
         extra=dict(config.get("extra") or {}),
     )
+    if not any(_fence_reads_run(page.source) for page in pages):
+        inputs.leave_out(docs_dir, run_outputs(project))
     return project, inputs
+
+
+# the macros of meshdemo.site.macros that put what a run recorded into a page
+RUN_MACROS = re.compile(r"\b(?:meshdemo_run|capture|chapter_durations)\b")
+_FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,}).*?^[ \t>]*\1", re.M | re.S)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def _fence_reads_run(source: Path) -> bool:
+    """Whether a fence of the page reads a run's record through a macro (then a step's
+    command or options could change with the captures)."""
+    try:
+        raw = source.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True
+    return any(
+        RUN_MACROS.search(template.group())
+        for fence in _FENCE.finditer(raw)
+        for template in _TEMPLATE.finditer(fence.group())
+    )
+
+
+def run_outputs(project: Project) -> list[Path]:
+    """What a run writes under docs_dir: the capture store and the screenshots."""
+    images = [
+        (project.docs_dir / step.page).parent / step.options.image
+        for step in project.steps
+        if step.options.image
+    ]
+    return [project.captures_dir, *images]
 
 
 def _macros_inputs(inputs: Inputs, options: Any, root: Path, docs_dir: Path) -> None:
