@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Tests load fixture projects (and this guide) in place: the project cache would leave
 # .meshdemo/ folders in the source tree. Its own tests (test_project_cache.py) turn it on.
-os.environ.setdefault("MESHDEMO_NO_CACHE", "1")
+os.environ["MESHDEMO_NO_CACHE"] = "1"  # whatever the calling shell set
 
 
 def browser_required() -> bool:
