@@ -199,16 +199,20 @@ def keep_run(
 
 def _git_run(project: Project, revision: str, into: Path) -> RecordedRun:
     """The captures and screenshots committed at ``revision``, unpacked into ``into``."""
+    # the repository that holds docs_dir, which need not be the one that holds mkdocs.yml
+    where = project.docs_dir if project.docs_dir.is_dir() else project.root
     try:
         top = subprocess.run(
-            ["git", "-C", str(project.root), "rev-parse", "--show-toplevel"],
+            ["git", "-C", str(where), "rev-parse", "--show-toplevel"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        raise MeshdemoError(f"{GIT_PREFIX}{revision}: not a git repository", project.root) from None
-    docs = project.docs_dir.resolve().relative_to(Path(top).resolve()).as_posix()
+        docs = project.docs_dir.resolve().relative_to(Path(top).resolve()).as_posix()
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        raise MeshdemoError(
+            f"{GIT_PREFIX}{revision}: {project.docs_dir} is not in a git repository", project.root
+        ) from None
     listing = subprocess.run(
         ["git", "-C", top, "ls-tree", "-r", "--name-only", revision, "--", docs],
         capture_output=True,
@@ -225,9 +229,13 @@ def _git_run(project: Project, revision: str, into: Path) -> RecordedRun:
         if name.startswith(f"{prefix}{CAPTURES}/") or name.lower().endswith((".png", ".jpg"))
     ]
     for name in wanted:
-        blob = subprocess.run(
-            ["git", "-C", top, "show", f"{revision}:{name}"], capture_output=True, check=True
-        ).stdout
+        shown = subprocess.run(
+            ["git", "-C", top, "show", f"{revision}:{name}"], capture_output=True, check=False
+        )
+        if shown.returncode != 0:
+            detail = shown.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+            raise MeshdemoError(f"{GIT_PREFIX}{revision}: {name}: {detail[0]}", project.root)
+        blob = shown.stdout
         path = into / name.removeprefix(prefix)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(blob)

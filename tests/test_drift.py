@@ -159,6 +159,18 @@ def test_bad_references_exit_2(guide: Path) -> None:
     assert not_git.returncode == 2 and "git:HEAD" in not_git.stderr
 
 
+def test_git_reference_with_docs_outside_the_repository_exits_2(guide: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside-docs"
+    shutil.move(guide / "docs", outside)
+    config = guide / "mkdocs.yml"
+    config.write_text(config.read_text() + f"\ndocs_dir: {outside}\n")
+    subprocess.run(["git", "init", "-q", str(guide)], check=True)
+    done = meshdemo(guide, "diff", "git:HEAD", "docs")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"git:HEAD: {outside} is not in a git repository" in done.stderr
+
+
 def test_output_drift_is_the_normalised_difference() -> None:
     assert output_drift("ok 100.00%\n", "ok 99.00%\n", 2) == []
     assert output_drift("ok 100.00%\n", "ok 60.00%\n", 2) == [
