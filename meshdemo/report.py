@@ -397,15 +397,25 @@ def github_summary(results: Sequence[StepResult], title: str) -> str:
         "| | step | page:line | status | duration | attempts |",
         "| --- | --- | --- | --- | ---: | ---: |",
     ]
-    for result in results:
+    rows, left_out = summary_rows(results)
+    said = None  # a note said on the row before (the same "not run: X failed" on every row)
+    for result in rows:
         status = StepStatus(result.status)
-        note = f" — {result.note}" if result.note else ""
+        text = result.note or ""
+        if status is StepStatus.NOT_RUN:
+            text = text.removeprefix("not run: ")
+            text, said = ("" if text == said else text), text
+        else:
+            said = None
+        note = f" — {text}" if text else ""
         lines.append(
             f"| {GITHUB_MARKS.get(status, '?')} | `{_cell(result.step.id)}` "
             f"| {_cell(result.step.location)} | {_cell(status + note)} "
             f"| {duration(result.duration) if status.ran else ''} "
             f"| {result.attempts if status.ran else ''} |"
         )
+    if left_out:
+        lines += ["", _cell(left_out)]
     lines += ["", ", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {duration(total)}"]
     if failed is not None:
         lines += [

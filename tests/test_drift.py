@@ -159,7 +159,7 @@ def test_bad_references_exit_2(guide: Path) -> None:
     assert not_git.returncode == 2 and "git:HEAD" in not_git.stderr
 
 
-def test_git_reference_with_docs_outside_the_repository_exits_2(guide: Path, tmp_path: Path) -> None:
+def test_git_reference_with_docs_outside_any_repository_exits_2(guide: Path, tmp_path: Path):
     outside = tmp_path / "outside-docs"
     shutil.move(guide / "docs", outside)
     config = guide / "mkdocs.yml"

@@ -175,3 +175,34 @@ def test_summary_cells_cannot_break_the_table() -> None:
     summary = github_summary([_result("x", note="a | b\nc")], "t")
     [row] = [line for line in summary.splitlines() if line.startswith("| ❌")]
     assert "failed — a \\| b c" in row and row.count(" | ") == 5
+
+
+def test_the_summary_says_why_steps_were_not_run_once_and_stays_bounded() -> None:
+    def result(n: int, status: StepStatus, note: str | None = None) -> StepResult:
+        step = Step(
+            id=f"s{n}",
+            kind=Kind.BASH,
+            page="p.md",
+            line=n,
+            command="true\n",
+            options=StepOptions(),
+            source=Path("/work/docs/p.md"),
+        )
+        return StepResult(step, status, exit_status=0, duration=n / 1000, note=note)
+
+    failed = result(3, StepStatus.FAILED)
+    later = [result(n, StepStatus.NOT_RUN, "not run: s3 failed before it") for n in (4, 5, 6)]
+    summary = github_summary([result(1, StepStatus.PASSED), failed, *later], "t")
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "`s" in line]
+    assert [row.split("|")[4].strip() for row in rows[2:]] == [
+        "not-run — s3 failed before it",
+        "not-run",
+        "not-run",
+    ]
+
+    long_run = [result(n, StepStatus.PASSED) for n in range(1, 301)]
+    long_run[150] = result(151, StepStatus.FAILED)
+    summary = github_summary(long_run, "t")
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "`s" in line]
+    assert len(rows) < 20 and any("`s151`" in row for row in rows)
+    assert "300 steps: 299 passed, 1 failed; shown: the" in summary
