@@ -25,7 +25,7 @@ RESERVED_IDS = frozenset({RUN_FILE.removesuffix(".json")})
 FORMAT = 1
 # A page embeds an output up to this many lines (a failure's last ones); a longer output is
 # also written as plain text next to its capture, and the page links it.
-WHOLE_TEXT_LINES = 250
+WHOLE_TEXT_LINES = 100
 TEXT_SUFFIX = ".txt"
 # what a terminal acts on but a text file should not hold: CSI (colours, cursor), OSC
 # (titles, links) and the other two-byte escapes

@@ -145,3 +145,16 @@ def test_a_renamed_step_leaves_its_old_capture_named(ran: Path, tmp_path: Path) 
     assert result.returncode == 0, result.stderr  # said as info: it breaks nothing
     assert "captures/token.json: no step has the id 'token' any more" in result.stderr
     assert "show-token" in result.stderr  # ...and the new id is not captured yet
+
+
+def test_the_hook_keeps_capture_records_out_of_a_site_that_does_not_exclude_them(
+    ran: Path, tmp_path: Path
+) -> None:
+    config = copy_of(ran, tmp_path)
+    text = config.read_text()
+    assert "exclude_docs: |\n  /captures/*.json\n" in text
+    config.write_text(text.replace("exclude_docs: |\n  /captures/*.json\n", ""))
+    result = build(config)
+    assert result.returncode == 0, result.stderr
+    published = sorted(p.name for p in (config.parent / "site" / "captures").iterdir())
+    assert published == ["tabbed.txt"]  # no run.json, no step's record: only the long output

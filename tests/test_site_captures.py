@@ -220,7 +220,7 @@ def test_a_captured_step_reads_like_a_terminal(
     assert not rest.is_visible()
     folded.locator("details.meshdemo-fold > summary").click()
     rest.wait_for(state="visible")
-    assert rest.inner_text().split()[-1] == "250"  # the page embeds 250 lines...
+    assert rest.inner_text().split()[-1] == "100"  # the page embeds 100 lines...
     whole = page.get_by_role("link", name="The whole output as text: 300 lines, 1 kB")
     assert whole.is_visible()
     whole.click()  # ...and the whole output is one click away

@@ -94,9 +94,9 @@ def test_every_engine_shows_what_ran(engine: str, ran: Path, tmp_path: Path) -> 
     assert '<span class="ansi-fg-2">green</span> and plain' in steps  # colour, as colour
     assert "\x1b" not in steps and "[32m" not in steps.replace("\\033[32m", "")
     assert "token: [masked]" in steps and "python sees books" in steps
-    # seq 1 300, in a tab: 250 lines embedded, folded after 20, the whole text one link away
-    assert "Show the next 230 lines" in steps
-    assert "The last 50 lines of 300 lines are not shown here" in steps
+    # seq 1 300, in a tab: 100 lines embedded, folded after 20, the whole text one link away
+    assert "Show the next 80 lines" in steps
+    assert "The last 200 lines of 300 lines are not shown here" in steps
     whole = r'<a href="\.\./captures/tabbed\.txt">The whole output as text: 300 lines'
     assert re.search(whole, steps)
     assert steps.count("meshdemo-banner--ok") == 1 and steps.count("Verified on 20") == 1

@@ -17,6 +17,7 @@ them with or without this hook.
 from __future__ import annotations
 
 import logging
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,12 @@ def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import InclusionLevel
 
     captures = store_for(config).directory.resolve()
+    try:  # the store's folder as MkDocs names files: no path resolved per file
+        folder = captures.relative_to(Path(config["docs_dir"]).resolve()).as_posix()
+    except ValueError:
+        return files  # outside docs_dir: none of its files is in the site anyway
     for file in files:
-        path = file.abs_src_path
-        if path and file.src_uri.endswith(".json") and Path(path).resolve().parent == captures:
+        if file.src_uri.endswith(".json") and posixpath.dirname(file.src_uri) == folder:
             file.inclusion = InclusionLevel.EXCLUDED
     return files
 
