@@ -17,13 +17,15 @@ import pytest
 from fixture_guide import HOOK, ROOT, env, make_guide, meshdemo_run, snapshot
 
 
-def build(config: Path, *, strict: bool = True) -> subprocess.CompletedProcess[str]:
+def build(
+    config: Path, *, strict: bool = True, **variables: str
+) -> subprocess.CompletedProcess[str]:
     site = config.parent / "site"
     command = [sys.executable, "-m", "mkdocs", "build", "-f", str(config), "-d", str(site)]
     return subprocess.run(
         [*command, "--strict"] if strict else command,
         cwd=config.parent,
-        env=env(),
+        env=env(**variables),
         capture_output=True,
         text=True,
         timeout=300,
@@ -158,3 +160,24 @@ def test_the_hook_keeps_capture_records_out_of_a_site_that_does_not_exclude_them
     assert result.returncode == 0, result.stderr
     published = sorted(p.name for p in (config.parent / "site" / "captures").iterdir())
     assert published == ["tabbed.txt"]  # no run.json, no step's record: only the long output
+
+
+def test_a_rebuild_takes_unchanged_pages_from_the_cache_and_rereads_an_edited_one(
+    ran: Path, tmp_path: Path
+) -> None:
+    config = copy_of(ran, tmp_path)
+    kept = config.parent / ".meshdemo" / "pages"
+    shutil.rmtree(kept, ignore_errors=True)
+    first = build(config, MESHDEMO_NO_CACHE="0")
+    assert first.returncode == 0, first.stderr
+    html = page(config, "steps")
+    assert len(list(kept.glob("*.pickle"))) == 3  # the pages with steps
+    second = build(config, MESHDEMO_NO_CACHE="0")
+    assert second.returncode == 0, second.stderr
+    assert page(config, "steps") == html
+    steps = config.parent / "docs" / "steps.md"
+    steps.write_text(steps.read_text().replace('echo "hello $DEMO_NAME"', 'echo "hi $DEMO_NAME"'))
+    edited = build(config, strict=False, MESHDEMO_NO_CACHE="0")
+    assert edited.returncode == 0, edited.stderr
+    assert "the captured output of step 'greet' is stale" in edited.stderr
+    assert "Stale" in page(config, "steps")

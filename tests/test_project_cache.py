@@ -251,3 +251,60 @@ echo "{{ meshdemo_run.run_id if meshdemo_run else 'no run' }}"
     _write("docs/captures/run.json", '{"run_id": "x", "started_at": "y"}')(config_file.parent)
     assert 'echo "x"' in commands(config_file)  # read again: the step's command changed
     assert reads.count == 2
+
+
+# -- the pages a build read ------------------------------------------------------------------
+
+
+class PageReads:
+    """Counts how often a page's text is parsed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        from meshdemo.guide import pages
+
+        self.count = 0
+        real = pages._PageReader.read
+
+        def counted(reader):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return real(reader)
+
+        monkeypatch.setattr(pages._PageReader, "read", counted)
+
+
+PAGE = "# Steps\n\n``` { .bash #one }\necho one\n```\n"
+
+
+def test_a_page_read_before_is_taken_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(project_cache.ENV_OFF, raising=False)
+    parsed = PageReads(monkeypatch)
+    run_dir, docs = tmp_path / ".meshdemo", tmp_path / "docs"
+    run_dir.mkdir()
+    first = project_cache.PageCache(run_dir).read("steps.md", PAGE, docs)
+    again = project_cache.PageCache(run_dir).read("steps.md", PAGE, docs)
+    assert parsed.count == 1 and again == first
+    assert len(list((run_dir / "pages").glob("*.pickle"))) == 1  # one file a page
+    edited = project_cache.PageCache(run_dir).read("steps.md", PAGE.replace("one", "two"), docs)
+    assert parsed.count == 2 and [s.id for s in edited.steps] == ["two"]
+    assert [s.command for s in edited.steps] == ["echo two"]
+    other_docs = project_cache.PageCache(run_dir).read("steps.md", PAGE, tmp_path / "elsewhere")
+    assert parsed.count == 3 and other_docs.steps[0].source == tmp_path / "elsewhere" / "steps.md"
+    assert len(list((run_dir / "pages").glob("*.pickle"))) == 1
+
+
+def test_a_build_never_creates_the_private_folder_and_never_keeps_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(project_cache.ENV_OFF, raising=False)
+    parsed = PageReads(monkeypatch)
+    absent = tmp_path / ".meshdemo"
+    project_cache.PageCache(absent).read("steps.md", PAGE, tmp_path / "docs")
+    assert not absent.exists()
+    absent.mkdir()
+    bad = "``` { .bash }\necho no id\n```\n"
+    for _ in range(2):
+        with pytest.raises(ParseError):
+            project_cache.PageCache(absent).read("bad.md", bad, tmp_path / "docs")
+    assert parsed.count == 3 and not list((absent / "pages").glob("*.pickle"))

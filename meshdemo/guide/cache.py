@@ -16,12 +16,14 @@ with its inputs, each by the digest of its content:
   version.
 
 The cache is read back only when every one of them is as it was; anything else reads the
-project again. ``MESHDEMO_NO_CACHE=1`` turns it off. A cache that cannot be read or written
+project again. A build keeps what it read of each page the same way (:class:`PageCache`).
+``MESHDEMO_NO_CACHE=1`` turns both off. A cache that cannot be read or written
 is ignored: it is never a reason for a command to fail.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -212,3 +214,56 @@ class ProjectCache:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+@functools.cache
+def _code_once() -> str:
+    return installed()
+
+
+class PageCache:
+    """Pages a build read before, kept in ``.meshdemo/pages/``: one file a page.
+
+    A build (and every rebuild of ``mkdocs serve``) reads each page's steps again to place what
+    ran under them; a page whose rendered text is the one read last time is taken from here.
+    The key is the page, docs_dir, the rendered text and the code that reads it (``installed``),
+    so anything else reads the page again. Only where the project's private folder exists
+    already (a run or a ``meshdemo`` command made it): a build never creates it.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.folder = Path(run_dir) / "pages"
+        self.enabled = cache_enabled() and Path(run_dir).is_dir()
+
+    def read(self, page: str, rendered: str, docs_dir: Path) -> Any:
+        """``read_rendered_page(page, rendered, docs_dir=docs_dir)``, kept. Raises ParseError."""
+        from meshdemo.guide.pages import read_rendered_page
+
+        if not self.enabled:
+            return read_rendered_page(page, rendered, docs_dir=docs_dir)
+        key = hashlib.sha256(
+            "\0".join((str(FORMAT), _code_once(), page, str(docs_dir), rendered)).encode()
+        ).hexdigest()
+        path = self.folder / f"{hashlib.sha256(page.encode()).hexdigest()[:16]}.pickle"
+        try:
+            with open(path, "rb") as handle:
+                if pickle.load(handle) == key:
+                    return pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError,
+                TypeError, ValueError, IndexError):  # fmt: skip
+            pass
+        read = read_rendered_page(page, rendered, docs_dir=docs_dir)  # a ParseError is not kept
+        try:
+            self.folder.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".page-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    pickle.dump(key, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(read, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            pass
+        return read

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, is_cut
 from meshdemo.drift import EarlierOutputs
+from meshdemo.guide.cache import PageCache
 from meshdemo.guide.pages import read_rendered_page
 from meshdemo.model import Kind
 from meshdemo.replay import ReplayView
@@ -102,7 +103,10 @@ def place_blocks(
     """
     if not may_have_steps(rendered):
         return None
-    read = read_rendered_page(page, rendered, docs_dir=docs_dir)
+    if run_dir is not None:
+        read = PageCache(run_dir).read(page, rendered, docs_dir)
+    else:
+        read = read_rendered_page(page, rendered, docs_dir=docs_dir)
     if not read.steps:
         return None
     lines = rendered.split("\n")
