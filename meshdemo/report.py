@@ -265,10 +265,11 @@ def report_failure(
         console.print(f"[bold]{escape(line)}[/]" if bold else escape(line), highlight=False)
     console.print()
     resume = rerun_command(config_file, options, "--from", failed.step.id, command=command)
-    console.print(f"Fix it, then resume with:  [bold]{escape(resume)}[/]")
+    # soft_wrap: a command is never broken across lines, so a copy of it pastes whole
+    console.print(f"Fix it, then resume with:  [bold]{escape(resume)}[/]", soft_wrap=True)
     teardown = teardown_command(project, config_file, options)
     if teardown and cluster_may_exist(project, result, options):
-        console.print(f"Or tear everything down:    [bold]{escape(teardown)}[/]")
+        console.print(f"Or tear everything down:    [bold]{escape(teardown)}[/]", soft_wrap=True)
 
 
 def cluster_may_exist(project: Project, result: RunResult, options: RunOptions) -> bool:

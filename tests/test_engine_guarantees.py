@@ -418,7 +418,8 @@ def test_advice_after_a_failure_is_pasteable_and_never_tears_down_nothing(
     done = subprocess.run(
         [str(script), "run"],
         cwd=guide,
-        env=environment({"PATH": "/usr/bin:/bin"}),
+        # a narrow terminal: the command must still come on one line, to paste it whole
+        env=environment({"PATH": "/usr/bin:/bin", "COLUMNS": "40"}),
         capture_output=True,
         text=True,
         timeout=120,

@@ -110,7 +110,8 @@ def main(args: argparse.Namespace) -> int:
             again = rerun_command(args.config_file, options, command="demo")
             console.print(
                 "[bold red]Nothing was started.[/] Fix the rows marked FAIL, then run "
-                f"[bold]{escape(again)}[/] again."
+                f"[bold]{escape(again)}[/] again.",
+                soft_wrap=True,
             )
             return EXIT_PREREQUISITES
         if args.check:
@@ -133,10 +134,13 @@ def main(args: argparse.Namespace) -> int:
         if cluster_may_exist(project, result, options) or existing:
             console.print()
             console.print("The cluster is kept, so you can look at it:")
-            console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
+            console.print(
+                f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}", soft_wrap=True
+            )
             if requirements.cluster_name and not existing:
                 console.print(
-                    f"Or delete it:  kind delete cluster --name {requirements.cluster_name}"
+                    f"Or delete it:  kind delete cluster --name {requirements.cluster_name}",
+                    soft_wrap=True,
                 )
         return 1
 
@@ -157,11 +161,13 @@ def main(args: argparse.Namespace) -> int:
     console.print()
     if options.cleanup is CleanupPolicy.NEVER or not any(step.options.teardown for step in steps):
         console.print("[bold]The cluster is still running, for the live demo.[/] In a terminal:")
-        console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}")
+        console.print(
+            f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}", soft_wrap=True
+        )
         console.print('  export PATH="$PATH:$HOME/.linkerd2/bin"')
         console.print("  linkerd viz dashboard")
         if teardown:
             console.print("When you are done, tear it all down with:")
             for line in teardown:
-                console.print(f"  {escape(line)}")
+                console.print(f"  {escape(line)}", soft_wrap=True)
     return 0
