@@ -375,7 +375,9 @@ def clone(tmp_path: Path) -> Path:
     return clone
 
 
-def _captures_pr(clone: Path, verified: Path, gh: Path, open_prs: list[dict]) -> list[list]:
+def _captures_pr(
+    clone: Path, verified: Path, gh: Path, open_prs: list[dict], drift: str | None = None
+) -> list[list]:
     calls = clone.parent / "pr-calls.jsonl"
     calls.unlink(missing_ok=True)
     env = {
@@ -386,6 +388,10 @@ def _captures_pr(clone: Path, verified: Path, gh: Path, open_prs: list[dict]) ->
         "RUN_URL": "https://github.example/run/8",
         "GIT_CONFIG_GLOBAL": os.devnull,
     }
+    if drift is not None:
+        status = clone.parent / "drift-status"
+        status.write_text(drift)
+        env["DRIFT_STATUS_FILE"] = str(status)
     subprocess.run(
         [str(CI / "captures-pull-request"), str(verified)],
         cwd=clone,
@@ -401,6 +407,45 @@ def test_unchanged_captures_open_nothing(clone: Path, gh: Path, tmp_path: Path):
     shutil.copytree(clone / "docs", verified)
     assert _captures_pr(clone, verified, gh, []) == []
     assert "meshdemo/captures" not in _git(clone, "ls-remote", "--heads", "origin")
+
+
+def test_a_run_that_only_ran_at_another_time_brings_nothing_back(
+    clone: Path, gh: Path, tmp_path: Path
+):
+    verified = tmp_path / "verified"
+    shutil.copytree(clone / "docs", verified)
+    # new dates, durations and raw outputs; meshdemo diff found nothing once normalised
+    (verified / "captures" / "step.json").write_text('{"output": "old, 3s later"}\n')
+    (verified / "images" / "shot.png").write_bytes(b"same within tolerance")
+    assert _captures_pr(clone, verified, gh, [], drift="0\n") == []
+    assert "meshdemo/captures" not in _git(clone, "ls-remote", "--heads", "origin")
+
+
+@pytest.mark.parametrize(
+    ("drift", "change"),
+    [
+        ("1", "output"),  # meshdemo diff: something drifted
+        ("2", "output"),  # nothing to compare with: bring it back, to be safe
+        ("0", "new step"),  # a step the captures at HEAD do not have
+        ("0", "new command"),  # a command edited since: its capture at HEAD is stale
+        ("0", "new screenshot"),
+    ],
+)
+def test_a_run_that_drifted_or_changed_its_steps_comes_back(
+    clone: Path, gh: Path, tmp_path: Path, drift: str, change: str
+):
+    verified = tmp_path / "verified"
+    shutil.copytree(clone / "docs", verified)
+    if change == "output":
+        (verified / "captures" / "step.json").write_text('{"output": "new"}\n')
+    elif change == "new step":
+        (verified / "captures" / "added.json").write_text('{"command_hash": "a"}\n')
+    elif change == "new command":
+        (verified / "captures" / "step.json").write_text('{"command_hash": "edited"}\n')
+    else:
+        (verified / "images" / "another.png").write_bytes(b"new")
+    calls = _captures_pr(clone, verified, gh, [], drift=drift)
+    assert any(c[:2] == ["pr", "create"] for c in calls), calls
 
 
 def test_changed_captures_come_back_as_one_pull_request(clone: Path, gh: Path, tmp_path: Path):

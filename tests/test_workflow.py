@@ -346,24 +346,40 @@ def test_publishing_follows_a_passing_live_run(path: Path):
     assert pages["environment"]["name"] == "github-pages"
     [deploy] = pages["steps"]
     assert deploy["uses"].startswith("actions/deploy-pages@")
-    [download] = [
+    downloads = [
         s
         for s in captures["steps"]
         if str(s.get("uses", "")).startswith("actions/download-artifact@")
     ]
-    assert download["with"]["name"] == "verified-captures"
+    # the run's captures, and whether they drifted (only dates and durations new: no PR)
+    assert [d["with"]["name"] for d in downloads] == ["verified-captures", "verified-drift"]
+    [bring_back] = [s for s in captures["steps"] if ".ci/captures-pull-request" in s.get("run", "")]
+    drift_dir = downloads[1]["with"]["path"]
+    assert bring_back["env"]["DRIFT_STATUS_FILE"] == f"{drift_dir}/drift-status"
 
 
 def test_the_pinned_leg_uploads_what_is_published():
     publish = [step for _, step in steps(LIVE) if "inputs.publish" in str(step.get("if", ""))]
-    uses = {step["uses"].split("@")[0]: step for step in publish}
-    assert set(uses) == {"actions/upload-artifact", "actions/upload-pages-artifact"}
+    assert {step["uses"].split("@")[0] for step in publish} == {
+        "actions/upload-artifact",
+        "actions/upload-pages-artifact",
+    }
     assert all(step["if"] == "inputs.publish && success()" for step in publish)
-    assert uses["actions/upload-artifact"]["with"]["name"] == "verified-captures"
-    assert set(uses["actions/upload-artifact"]["with"]["path"].split()) == {
+    artifacts = {
+        step["with"]["name"]: step
+        for step in publish
+        if step["uses"].startswith("actions/upload-artifact@")
+    }
+    assert set(artifacts) == {"verified-captures", "verified-drift"}
+    assert set(artifacts["verified-captures"]["with"]["path"].split()) == {
         "docs/captures/",
         "docs/images/",
     }
+    # the drift step writes the status the captures pull request reads
+    drift = step_named(LIVE, "Drift since the last verified run")
+    assert artifacts["verified-drift"]["with"]["path"] == "build/drift-status"
+    assert ">build/drift-status" in drift["run"] and drift["if"] == "always()"
+    uses = {step["uses"].split("@")[0]: step for step in publish}
     build = step_named(LIVE, "Build the site")
     site_dir = build["run"].split("--site-dir", 1)[1].split()[0]
     assert uses["actions/upload-pages-artifact"]["with"]["path"].rstrip("/") == site_dir
