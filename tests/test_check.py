@@ -125,8 +125,15 @@ def test_stale_and_orphan_captures(tmp_path):
     gone = capture_for(changed, "echo gone")
     gone.id = "removed-step"
     store.write(gone)
+    # the text of a long output, whose capture was deleted by hand when its step went
+    store.text_path_for("long-gone").write_text("line\n" * 300)
 
     problems = stale_captures(project, store)
+    assert [p.path.rsplit("/", 1)[-1] for p in problems if p.step_id == "long-gone"] == [
+        "long-gone.txt"
+    ]
+    problems = [p for p in problems if p.step_id != "long-gone"]
+    store.text_path_for("long-gone").unlink()
     by_id = {p.step_id: p for p in problems}
     assert set(by_id) == {changed.id, "removed-step"}
     stale = by_id[changed.id]

@@ -142,10 +142,14 @@ def test_a_bad_fence_stops_the_build_naming_its_file_and_line(tmp_path: Path) ->
 def test_a_renamed_step_leaves_its_old_capture_named(ran: Path, tmp_path: Path) -> None:
     config = copy_of(ran, tmp_path)
     steps_md = config.parent / "docs" / "steps.md"
-    steps_md.write_text(steps_md.read_text().replace("#token", "#show-token"))
+    steps_md.write_text(
+        steps_md.read_text().replace("#token", "#show-token").replace("#tabbed", "#counted")
+    )
     result = build(config)
     assert result.returncode == 0, result.stderr  # said as info: it breaks nothing
     assert "captures/token.json: no step has the id 'token' any more" in result.stderr
+    # the long output's text too (seq 1 300 printed more than a page embeds)
+    assert "captures/tabbed.txt: no step has the id 'tabbed' any more" in result.stderr
     assert "show-token" in result.stderr  # ...and the new id is not captured yet
 
 

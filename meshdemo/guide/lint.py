@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshdemo.captures import RUN_FILE, Capture, CaptureStore
+from meshdemo.captures import RUN_FILE, TEXT_SUFFIX, Capture, CaptureStore
 from meshdemo.errors import display_path
 from meshdemo.model import Kind, Project, Step
 
@@ -144,6 +144,17 @@ def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
     problems: list[Problem] = []
     if not store.directory.is_dir():
         return problems
+    for text in sorted(store.directory.glob(f"*{TEXT_SUFFIX}")):
+        if text.stem not in steps:  # a long output's text, left by a removed step
+            problems.append(
+                Problem(
+                    display_path(text),
+                    None,
+                    f"orphan capture: no step has the id {text.stem!r} any more",
+                    severity="warning",
+                    step_id=text.stem,
+                )
+            )
     for path in sorted(store.directory.glob("*.json")):
         if path.name == RUN_FILE:
             continue

@@ -21,7 +21,7 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from meshdemo.captures import RUN_FILE, CaptureStore
+from meshdemo.captures import RUN_FILE, TEXT_SUFFIX, CaptureStore
 from meshdemo.model import RUN_DIR
 from meshdemo.site import markdown as extension
 
@@ -100,7 +100,8 @@ def on_post_build(config: Any) -> None:
     ids = extension.rendered_ids
     if not store.directory.is_dir() or not ids:
         return
-    for path in sorted(store.directory.glob("*.json")):
+    left = [*store.directory.glob("*.json"), *store.directory.glob(f"*{TEXT_SUFFIX}")]
+    for path in sorted(left):
         if path.name != RUN_FILE and path.stem not in ids:
             log.info(
                 "%s/%s: no step has the id %r any more (renamed or removed?): delete the file",
