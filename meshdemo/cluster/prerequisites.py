@@ -393,7 +393,7 @@ def check_prerequisites(
     return checks
 
 
-def render(checks: Sequence[Check], console: Any = None) -> None:
+def print_checks(checks: Sequence[Check], console: Any = None) -> None:
     """The checks as a rich table, then how to fix each row that is not ok, one per line and
     never wrapped, so a command can be copied as it is."""
     from rich.console import Console
@@ -409,7 +409,7 @@ def render(checks: Sequence[Check], console: Any = None) -> None:
     styles = {
         Verdict.OK: "[green]ok[/]",
         Verdict.WARN: "[yellow]warn[/]",
-        Verdict.FAIL: "[bold red]Verdict.FAIL[/]",
+        Verdict.FAIL: "[bold red]FAIL[/]",
     }
     for check in checks:
         # Text(): these are tool outputs, never rich markup

@@ -36,7 +36,7 @@ from meshdemo.cluster.prerequisites import (
     EXIT_PREREQUISITES,
     Requirements,
     check_prerequisites,
-    render,
+    print_checks,
 )
 from meshdemo.commands.run import report_end
 from meshdemo.model import Project
@@ -105,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
 
     if not args.skip_prereq:
         checks = check_prerequisites(requirements, existing_cluster=existing)
-        render(checks, console)
+        print_checks(checks, console)
         if any(check.failed for check in checks):
             again = rerun_command(args.config_file, options, command="demo")
             console.print(
