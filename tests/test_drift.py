@@ -152,7 +152,7 @@ def test_diff_names_exactly_what_drifted(
 
 def test_bad_references_exit_2(guide: Path) -> None:
     none = meshdemo(guide, "diff")
-    assert none.returncode == 2 and "0 run kept: a diff needs two" in none.stderr
+    assert none.returncode == 2 and "no run kept: a diff needs two" in none.stderr
     unknown = meshdemo(guide, "diff", "nope", "docs")
     assert unknown.returncode == 2 and "no kept run 'nope'" in unknown.stderr
     not_git = meshdemo(guide, "diff", "git:HEAD")

@@ -47,7 +47,8 @@ def _runs(
         runs = History.of(project).runs()
         if len(runs) < 2:
             raise MeshdemoError(
-                f"{len(runs)} run kept: a diff needs two (run the guide again, or name a run "
+                f"{'only one run' if runs else 'no run'} kept: a diff needs two (run the guide"
+                " again, or name a run "
                 "to compare with: docs, git:HEAD, an id)",
                 project.run_dir / "history",
             )
