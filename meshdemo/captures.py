@@ -2,22 +2,23 @@
 
 One JSON file a step (``<step-id>.json``) and one for the run (``run.json``); an output
 longer than a page embeds (:data:`WHOLE_TEXT_LINES`) is also written as plain text
-(``<step-id>.txt``, terminal codes removed), which the site publishes so the whole output is one
-click away. Files are only ever replaced whole (write to a temporary file in the same folder,
-then ``os.replace``), so a reader such as ``mkdocs serve`` never sees half a file, and a run
-that stops early leaves the captures of the steps it never reached as they were.
+(``<step-id>.txt``, as a terminal showed it: :func:`meshdemo.terminal.clean`), which the
+site publishes so the whole output is one click away. Files are only ever replaced whole
+(write to a temporary file in the same folder, then ``os.replace``), so a reader such as
+``mkdocs serve`` never sees half a file, and a run that stops early leaves the captures of
+the steps it never reached as they were.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from meshdemo.model import Step
+from meshdemo.terminal import clean
 
 RUN_FILE = "run.json"
 # ids no step may take: their capture file would be one of the store's own files
@@ -27,11 +28,6 @@ FORMAT = 1
 # also written as plain text next to its capture, and the page links it.
 WHOLE_TEXT_LINES = 100
 TEXT_SUFFIX = ".txt"
-# what a terminal acts on but a text file should not hold: CSI (colours, cursor), OSC
-# (titles, links) and the other two-byte escapes
-_TERMINAL_CODES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
-)
 
 
 @dataclass
@@ -179,12 +175,14 @@ class CaptureStore:
     """Reads and writes the captures of one project (``docs_dir/captures``).
 
     ``atomic=False`` writes files in place: for a folder nobody reads until it is complete
-    and renamed into place whole (the run history's staging folder).
+    and renamed into place whole (the run history's staging folder). ``texts=False``: no
+    text file of a long output (only the site's store publishes them).
     """
 
-    def __init__(self, directory: Path, *, atomic: bool = True):
+    def __init__(self, directory: Path, *, atomic: bool = True, texts: bool = True):
         self.directory = Path(directory)
         self.atomic = atomic
+        self.texts = texts
 
     def _put(self, path: Path, data: bytes) -> None:
         (write_atomically if self.atomic else write_in_place)(path, data)
@@ -205,12 +203,13 @@ class CaptureStore:
 
     def write(self, capture: Capture) -> Path:
         path = self.path_for(capture.id)
-        text = self.text_path_for(capture.id)
-        if is_cut(capture.output):
-            # before the capture: a page that reads the new capture finds its text too
-            self._put(text, _TERMINAL_CODES.sub("", capture.output).encode())
-        else:
-            text.unlink(missing_ok=True)
+        if self.texts:
+            text = self.text_path_for(capture.id)
+            if is_cut(capture.output):
+                # before the capture: a page that reads the new capture finds its text too
+                self._put(text, clean(capture.output).encode())
+            else:
+                text.unlink(missing_ok=True)
         # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
         self._put(path, _dump_flat(dict(vars(capture))))
         return path

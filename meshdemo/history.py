@@ -135,7 +135,7 @@ class History:
         staging = Path(tempfile.mkdtemp(prefix=f".{record.run_id}.", dir=self.directory))
         try:
             # files written in place: the staging folder is renamed into place whole
-            store = CaptureStore(staging / CAPTURES, atomic=False)
+            store = CaptureStore(staging / CAPTURES, atomic=False, texts=False)
             for capture in captures:
                 store.write(capture)
                 if capture.artifact and (Path(images) / capture.artifact).is_file():

@@ -13,6 +13,7 @@ from pathlib import Path
 import markdown as python_markdown
 import pytest
 
+from meshdemo import terminal
 from meshdemo.captures import Capture, CaptureStore, RunRecord
 from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
@@ -462,7 +463,7 @@ def test_the_captures_folder_can_be_named(docs: Path, tmp_path: Path) -> None:
     ],
 )
 def test_terminal_text_is_cleaned(raw: str, seen: str) -> None:
-    assert ansi.clean(raw) == seen
+    assert terminal.clean(raw) == seen
 
 
 @pytest.mark.parametrize(

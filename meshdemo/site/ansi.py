@@ -6,7 +6,7 @@ carriage-return progress bars. A page shows what a reader would have *seen* on t
 * ``to_html_lines``: one self-contained, escaped HTML line per output line, its colours (SGR)
   as ``<span class="ansi-…">`` (``linkerd check``'s green ✔ and yellow ‼ stay green and
   yellow); every other control sequence is applied or dropped, never passed through;
-* ``clean``: the same text without colour, for plain-text uses.
+* plain text without colour: :func:`meshdemo.terminal.clean`.
 
 Lines that hold no escape, carriage return or backspace (nearly all of them) take a fast path:
 one ``html.escape``. Only a line that rewrites itself (``\\r`` progress bars, backspaces,
@@ -20,12 +20,9 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-# ECMA-48: CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ST), other 2-byte escapes.
-_CSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]")
-_OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
-_ESC = re.compile(r"\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]|\x1b[=>78c]")
-# C0 controls a page cannot show (tab, newline and carriage return are handled apart).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from meshdemo.terminal import CONTROL as _CONTROL
+from meshdemo.terminal import overlay as _overlay
+
 # any escape sequence, in the order a terminal would recognise them
 _ANY_ESCAPE = re.compile(
     r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
@@ -33,38 +30,6 @@ _ANY_ESCAPE = re.compile(
     r"|\x1b[()][0-9A-Za-z]|\x1b[=>78c]|\x1b[@-Z\\-_]"
 )
 _NEEDS_REPLAY = re.compile(r"[\r\b]")
-
-
-def strip_escapes(text: str) -> str:
-    """Remove terminal escape sequences, keeping every printable character."""
-    return _ESC.sub("", _CSI.sub("", _OSC.sub("", text)))
-
-
-def _overlay(line: str) -> str:
-    """What a terminal shows for one line that contains carriage returns and backspaces."""
-    shown: list[str] = []
-    column = 0
-    for char in line:
-        if char == "\r":
-            column = 0
-        elif char == "\b":
-            column = max(0, column - 1)
-        else:
-            if column < len(shown):
-                shown[column] = char
-            else:
-                shown.append(char)
-            column += 1
-    return "".join(shown)
-
-
-def clean(text: str) -> str:
-    """Terminal output → the plain text a reader would have seen on screen."""
-    text = strip_escapes(text).replace("\r\n", "\n")
-    lines = [
-        _overlay(line) if ("\r" in line or "\b" in line) else line for line in text.split("\n")
-    ]
-    return _CONTROL.sub("", "\n".join(lines))
 
 
 # -- colour ---------------------------------------------------------------------------------------
