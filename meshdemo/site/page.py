@@ -118,6 +118,7 @@ def place_blocks(
         placed.blocks[name] = html
         return name
 
+    texts = _published(store.directory, docs_dir, page)  # where the page links whole outputs
     earlier = EarlierOutputs.of(run_dir) if run_dir is not None else None
     replay = ReplayView.active(run_dir) if run_dir is not None and follow_replay else None
     # (first line, end line, replacement): lines[first:end] become the replacement
@@ -136,8 +137,10 @@ def place_blocks(
             changed = earlier.change(capture, step.options.tolerance)
         stale = capture is not None and capture.is_stale(step)
         whole_text = None
-        if capture is not None and state is None and is_cut(capture.output):
-            whole_text = _published(store.text_path_for(step.id), docs_dir, page)
+        text_file = store.text_path_for(step.id)
+        cut = capture is not None and state is None and is_cut(capture.output)
+        if texts is not None and cut and text_file.is_file():
+            whole_text = posixpath.join(texts, text_file.name)
         view = StepView(
             step, capture, stale=stale, changed=changed, replay=state, whole_text=whole_text
         )
@@ -171,13 +174,11 @@ def place_blocks(
     return placed
 
 
-def _published(path: Path, docs_dir: Path, page: str) -> str | None:
-    """``path`` relative to the page, when it is a file the site publishes (under docs_dir)."""
+def _published(folder: Path, docs_dir: Path, page: str) -> str | None:
+    """``folder`` relative to the page, when the site publishes it (it is under docs_dir)."""
     try:
-        inside = path.resolve().relative_to(docs_dir.resolve())
+        inside = folder.resolve().relative_to(docs_dir.resolve())
     except ValueError:
-        return None
-    if not path.is_file():
         return None
     return posixpath.relpath(inside.as_posix(), posixpath.dirname(page) or ".")
 
