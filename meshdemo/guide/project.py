@@ -83,6 +83,7 @@ def read_project(config_path: Path) -> tuple[Project, Inputs]:
         pages: list[Page] = []
         seen_ids: dict[str, Step] = {}
         seen_pages: set[str] = set()
+        reads_run = False  # a fence reads what a run recorded (see _fence_reads_run)
         for nav_page in nav.pages:
             file = nav_page.file
             if file.src_uri in seen_pages:
@@ -94,6 +95,7 @@ def read_project(config_path: Path) -> tuple[Project, Inputs]:
             except (OSError, ValueError) as error:
                 raise ParseError(f"cannot read page: {error}", display_path(path)) from error
             raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+            reads_run = reads_run or _fence_reads_run(raw)
             markdown, page_meta = meta.get_data(raw)
             rendered = markdown
             # as Page.read_source would, without running other plugins' on_page_read_source
@@ -127,7 +129,7 @@ def read_project(config_path: Path) -> tuple[Project, Inputs]:
         pages=tuple(pages),
         extra=dict(config.get("extra") or {}),
     )
-    if not any(_fence_reads_run(page.source) for page in pages):
+    if not reads_run:
         inputs.leave_out(docs_dir, run_outputs(project))
     return project, inputs
 
@@ -138,13 +140,9 @@ _FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,}).*?^[ \t>]*\1", re.M | re.S)
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
-def _fence_reads_run(source: Path) -> bool:
-    """Whether a fence of the page reads a run's record through a macro (then a step's
+def _fence_reads_run(raw: str) -> bool:
+    """Whether a fence of the page's text reads a run's record through a macro (then a step's
     command or options could change with the captures)."""
-    try:
-        raw = source.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return True
     return any(
         RUN_MACROS.search(template.group())
         for fence in _FENCE.finditer(raw)
