@@ -144,17 +144,14 @@ def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
     problems: list[Problem] = []
     if not store.directory.is_dir():
         return problems
+
+    def orphan(path: Path, step_id: str) -> Problem:
+        message = f"orphan capture: no step has the id {step_id!r} any more"
+        return Problem(display_path(path), None, message, severity="warning", step_id=step_id)
+
     for text in sorted(store.directory.glob(f"*{TEXT_SUFFIX}")):
         if text.stem not in steps:  # a long output's text, left by a removed step
-            problems.append(
-                Problem(
-                    display_path(text),
-                    None,
-                    f"orphan capture: no step has the id {text.stem!r} any more",
-                    severity="warning",
-                    step_id=text.stem,
-                )
-            )
+            problems.append(orphan(text, text.stem))
     for path in sorted(store.directory.glob("*.json")):
         if path.name == RUN_FILE:
             continue
@@ -166,15 +163,7 @@ def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
             continue
         step = steps.get(capture.id)
         if step is None:
-            problems.append(
-                Problem(
-                    shown,
-                    None,
-                    f"orphan capture: no step has the id {capture.id!r} any more",
-                    severity="warning",
-                    step_id=capture.id,
-                )
-            )
+            problems.append(orphan(path, capture.id))
         elif capture.is_stale(step):
             problems.append(
                 Problem(
