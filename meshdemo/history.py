@@ -9,7 +9,11 @@ one reader serves a kept run, the guide's own ``docs/`` and a committed revision
         <page folder>/images/...   its screenshots, at their path relative to docs_dir
 
 A run is written into a hidden folder and renamed into place: a reader never sees half a run,
-and a run that cannot be kept (a full disk) leaves the history as it was. After each new run
+and a run that cannot be kept (a full disk) leaves the history as it was. A capture the run
+also wrote into ``docs/captures`` is kept as a hard link to that file, not written again (a
+new file costs a disk far more than a link): the two names share one file, which meshdemo
+never changes in place (a capture is always replaced whole by a new file), so the kept run
+stays what it recorded when the next run replaces the page's capture. After each new run
 the oldest are removed, down to ``extra.meshdemo.history`` runs in mkdocs.yml (default 10;
 0 keeps none).
 """
@@ -22,7 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,9 +128,18 @@ class History:
         return sorted(found, key=lambda run: (run.record.started_at, run.run_id))
 
     def keep(
-        self, record: RunRecord, captures: Iterable[Capture], images: Path
+        self,
+        record: RunRecord,
+        captures: Iterable[Capture],
+        images: Path,
+        written: Mapping[str, Path] | None = None,
     ) -> RecordedRun | None:
-        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start)."""
+        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start).
+
+        ``written``: step id -> a file that holds that capture exactly as this store would
+        write it (the run's own ``docs/captures`` file): linked instead of written, where the
+        file system allows it.
+        """
         if self.size == 0:
             self.prune()
             return None
@@ -136,12 +149,17 @@ class History:
         try:
             # files written in place: the staging folder is renamed into place whole
             store = CaptureStore(staging / CAPTURES, atomic=False, texts=False)
+            (staging / CAPTURES).mkdir()
             for capture in captures:
-                store.write(capture)
-                if capture.artifact and (Path(images) / capture.artifact).is_file():
+                source = (written or {}).get(capture.id)
+                if source is None or not _linked(source, store.path_for(capture.id)):
+                    store.write(capture)
+                image = Path(images) / capture.artifact if capture.artifact else None
+                if image is not None and image.is_file():
                     copy = staging / capture.artifact
                     copy.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(Path(images) / capture.artifact, copy)
+                    if not _linked(image, copy):
+                        shutil.copy2(image, copy)
             store.write_run(record)
             if target.exists():  # kept before (a run finished twice): the last word wins
                 shutil.rmtree(target)
@@ -177,8 +195,22 @@ class History:
         raise MeshdemoError(f"{reference!r} names more than one run: {ids}", self.directory)
 
 
+def _linked(source: Path, link: Path) -> bool:
+    """Make ``link`` a hard link to ``source``; False where it cannot be (another file system,
+    a file system without links, no such file): the caller writes a copy instead."""
+    try:
+        os.link(source, link)
+    except OSError:
+        return False
+    return True
+
+
 def keep_run(
-    project: Project, record: RunRecord, captures: Iterable[Capture], images: Path
+    project: Project,
+    record: RunRecord,
+    captures: Iterable[Capture],
+    images: Path,
+    written: Mapping[str, Path] | None = None,
 ) -> RecordedRun | None:
     """Keep a finished run in the project's history; never fails the run that called it.
 
@@ -191,7 +223,7 @@ def keep_run(
         log.warning("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
         history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
     try:
-        return history.keep(record, captures, images)
+        return history.keep(record, captures, images, written)
     except OSError as error:
         log.warning("run history: could not keep run %s: %s", record.run_id, error)
         return None
