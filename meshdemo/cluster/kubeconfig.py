@@ -19,8 +19,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from meshdemo.captures import write_atomically
 from meshdemo.errors import ConfigError
 
@@ -67,6 +65,8 @@ def _flatten(section: dict[str, Any], base: Path, source: Path) -> dict[str, Any
 
 def extract_context(kubeconfig: Path | str, context: str) -> dict[str, Any]:
     """A kubeconfig document holding only ``context`` of ``kubeconfig``, flattened."""
+    import yaml  # only a run given --kubeconfig reads one (yaml costs every run ~15 ms)
+
     source = Path(kubeconfig).expanduser()
     try:
         document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
@@ -125,6 +125,8 @@ def private_kubeconfig(run_dir: Path, kubeconfig: Path | str | None, context: st
             "--kubeconfig needs --context: name the one context of "
             f"{kubeconfig} the run may use (meshdemo never guesses a cluster to work on)"
         )
+    import yaml
+
     document = extract_context(kubeconfig, context)
     target = run_dir / EXISTING_NAME
     run_dir.mkdir(parents=True, exist_ok=True)
