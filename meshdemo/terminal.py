@@ -39,10 +39,20 @@ def overlay(line: str) -> str:
     return "".join(shown)
 
 
+# what ``clean`` changes: C0 controls (ESC, CR and BS among them), DEL and the C1 CSI
+_UNCLEAN = (*map(chr, range(0x00, 0x09)), *map(chr, range(0x0B, 0x20)), "\x7f", "\x9b")
+
+
 def clean(text: str) -> str:
     """Terminal output → the plain text a reader would have seen on screen."""
+    # most outputs have none of these: a text is returned as it is after a search for each
+    # character (a memchr each, ~10x faster on 200 KB than one character-class regex)
+    if not any(char in text for char in _UNCLEAN):
+        return text
+    return _clean_all(text)
+
+
+def _clean_all(text: str) -> str:
     text = strip_escapes(text).replace("\r\n", "\n")
-    lines = [
-        overlay(line) if ("\r" in line or "\b" in line) else line for line in text.split("\n")
-    ]
+    lines = [overlay(line) if ("\r" in line or "\b" in line) else line for line in text.split("\n")]
     return CONTROL.sub("", "\n".join(lines))

@@ -466,6 +466,17 @@ def test_terminal_text_is_cleaned(raw: str, seen: str) -> None:
     assert terminal.clean(raw) == seen
 
 
+def test_text_that_cleaning_would_change_is_never_taken_for_clean() -> None:
+    # clean() returns a text without controls as it is, after one scan: every character that
+    # the whole cleaning changes must be among those the scan looks for
+    for code in [*range(0x3000), 0xFEFF, 0x1F600]:
+        text = f"a{chr(code)}b\nc{chr(code)}"
+        if terminal._clean_all(text) != text:
+            assert terminal.clean(text) == terminal._clean_all(text), hex(code)
+        else:
+            assert terminal.clean(text) == text
+
+
 @pytest.mark.parametrize(
     ("raw", "html"),
     [
