@@ -277,12 +277,21 @@ def _finder(trigger: str) -> re.Pattern[str]:
     return re.compile(trigger)
 
 
-def _line_spans(lowered: str, triggers: tuple[str, ...]) -> list[tuple[int, int]]:
-    """The (start, end) of every line holding one of ``triggers``, in order, merged."""
+def _line_spans(
+    lowered: str, triggers: tuple[str, ...], seen: dict[str, int]
+) -> list[tuple[int, int]]:
+    """The (start, end) of every line holding one of ``triggers``, in order, merged.
+
+    ``seen``: where each trigger was first found in ``lowered`` (see :func:`_triggered`): a
+    trigger known absent is not searched again, a present one from where it was found.
+    """
     starts: set[int] = set()
     for trigger in triggers:
+        first = seen.get(trigger)
+        if first == ABSENT:
+            continue
         finder = _finder(trigger)
-        found = finder.search(lowered)
+        found = finder.search(lowered, first or 0)
         while found is not None:
             start = lowered.rfind("\n", 0, found.start()) + 1
             starts.add(start)
@@ -297,28 +306,35 @@ def _line_spans(lowered: str, triggers: tuple[str, ...]) -> list[tuple[int, int]
     return spans
 
 
-def _triggered(rule: Rule, lowered: str, seen: dict[str, bool]) -> bool:
-    """Does ``lowered`` hold one of the rule's triggers? (``seen`` caches each search.)"""
+ABSENT = -1  # (in ``seen``) a trigger not in the text
+
+
+def _triggered(rule: Rule, lowered: str, seen: dict[str, int]) -> bool:
+    """Does ``lowered`` hold one of the rule's triggers? ``seen`` caches each search: where
+    the trigger was first found, or :data:`ABSENT`."""
     if not rule.triggers:
         return True
     for trigger in rule.triggers:
         if trigger not in seen:
-            seen[trigger] = _finder(trigger).search(lowered) is not None
-        if seen[trigger]:
+            found = _finder(trigger).search(lowered)
+            seen[trigger] = ABSENT if found is None else found.start()
+        if seen[trigger] != ABSENT:
             return True
     return False
 
 
 def apply_rule(
-    rule: Rule, text: str, lowered: str | None = None, seen: dict[str, bool] | None = None
+    rule: Rule, text: str, lowered: str | None = None, seen: dict[str, int] | None = None
 ) -> str:
     """``text`` with one rule applied; ``text`` itself when the rule changed nothing.
 
     ``lowered`` is ``text.lower()`` when already at hand; ``seen`` caches trigger searches
-    over it (masking only ever removes triggers, so a cached absence stays true).
+    over it (see :func:`_triggered`; the caller forgets the places found once the text
+    changes, and keeps what was absent: masking only ever removes triggers).
     """
     lowered = text.lower() if lowered is None else lowered
-    if not _triggered(rule, lowered, {} if seen is None else seen):
+    seen = {} if seen is None else seen
+    if not _triggered(rule, lowered, seen):
         return text
     if rule.scope == "text" or not rule.triggers or len(lowered) != len(text):
         # (a lower-case form of another length: rare characters such as "İ"; whole text then)
@@ -326,7 +342,7 @@ def apply_rule(
         return masked if count else text
     pieces = []
     done = 0
-    for start, end in _line_spans(lowered, rule.triggers):
+    for start, end in _line_spans(lowered, rule.triggers, seen):
         line = text[start:end]
         masked = rule.pattern.sub(rule.replace, line)
         if masked != line:
@@ -348,7 +364,7 @@ def mask(text: str, *, cut: bool = False) -> str:
     if not text:
         return text
     lowered = text.lower()
-    seen: dict[str, bool] = {}
+    seen: dict[str, int] = {}
     for rule in RULES:
         if rule.cut_only and not cut:
             continue
@@ -356,4 +372,6 @@ def mask(text: str, *, cut: bool = False) -> str:
         if masked is not text:
             text = masked
             lowered = text.lower()
+            # places found are places in the old text; what was absent still is
+            seen = {trigger: at for trigger, at in seen.items() if at == ABSENT}
     return text
