@@ -237,3 +237,21 @@ def test_masking_long_output_stays_cheap() -> None:
     small = min(cost(200) for _ in range(3))
     large = min(cost(2000) for _ in range(3))
     assert large < small * 40
+
+
+def test_a_secret_after_an_earlier_rule_changed_the_text_is_still_masked() -> None:
+    # the URL rule shortens the first line, so every place found before it moved; the later
+    # rules must find their triggers again (and each one on every line that holds it)
+    text = (
+        "clone https://deploy:hunter2-long-password@git.example.com/repo\n"
+        "ordinary line\n"
+        "  api_key: first-key-value\n"
+        "another ordinary line\n"
+        "x token=second-secret-value\n"
+        "token: third-secret-value\n"
+    )
+    masked = mask(text)
+    for secret in ("hunter2-long-password", "first-key-value", "second-secret-value"):
+        assert secret not in masked
+    assert "third-secret-value" not in masked
+    assert "ordinary line\n" in masked and "another ordinary line" in masked
