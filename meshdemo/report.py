@@ -1,9 +1,10 @@
 """How a run is reported to people: live progress, the summary, the failure and what to do next.
 
 One module for every face: ``meshdemo run`` and ``meshdemo demo`` print through a rich
-``Console``; the pytest plugin's failure report uses the same plain lines, and under GitHub
-Actions the plugin also annotates a failing step at its page and line and writes the table of
-steps into the job summary.
+``Console`` on a terminal, and plain lines elsewhere (:mod:`meshdemo.console`: rich is
+imported only for a terminal); the pytest plugin's failure report uses the same plain lines,
+and under GitHub Actions the plugin also annotates a failing step at its page and line and
+writes the table of steps into the job summary.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
+from meshdemo.console import PlainConsole, Printer, escape
 from meshdemo.model import Project, Step
 from meshdemo.run.life import stop_signals
 from meshdemo.run.options import RunOptions
 from meshdemo.run.runner import Event, Runner, RunResult, StepResult
 from meshdemo.status import EventKind, StepStatus
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STYLES = {
     StepStatus.PASSED: ("green", "✓"),
@@ -65,25 +66,29 @@ class LiveReport:
     step. Elsewhere (a pipe, a CI log): one plain line per finished step, written directly
     (no live display, no markup to render: a step costs microseconds, not a redraw)."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Printer):
         self.console = console
         self.live = console.is_terminal
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
+        self.progress = None
+        if self.live:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,  # type: ignore[arg-type]
+                transient=True,
+            )
         self.task: int | None = None
 
     def __enter__(self) -> LiveReport:
-        if self.live:
+        if self.progress is not None:
             self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.live:
+        if self.progress is not None:
             self.progress.stop()
 
     def __call__(self, event: Event) -> None:
@@ -93,7 +98,7 @@ class LiveReport:
                 self.console.print(result_line(event.result), highlight=False)
             else:
                 self.console.file.write(plain_result_line(event.result) + "\n")
-        elif self.live and event.kind == EventKind.STEP_START and event.step is not None:
+        elif self.progress and event.kind == EventKind.STEP_START and event.step is not None:
             step = event.step
             self._drop()
             self.task = self.progress.add_task(
@@ -101,7 +106,7 @@ class LiveReport:
             )
 
     def _drop(self) -> None:
-        if self.task is not None:
+        if self.task is not None and self.progress is not None:
             self.progress.remove_task(self.task)  # type: ignore[arg-type]
             self.task = None
 
@@ -160,7 +165,23 @@ def summary_rows(results: Sequence[StepResult]) -> tuple[list[StepResult], str |
     )
 
 
+SUMMARY_COLUMNS = ("step", "page:line", "status", "duration", "attempts")
+
+
+def _summary_cells(result: StepResult) -> list[str]:
+    ran = result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN)
+    return [
+        result.step.id,
+        result.step.location,
+        str(result.status),
+        duration(result.duration) if ran else "",
+        str(result.attempts) if ran else "",
+    ]
+
+
 def summary_table(result: RunResult) -> Table:
+    from rich.table import Table
+
     rows, left_out = summary_rows(result.results)
     table = Table(
         title=f"Run {result.run_id}: {result.status}",
@@ -168,20 +189,39 @@ def summary_table(result: RunResult) -> Table:
         caption=left_out,
         caption_justify="left",
     )
-    for column in ("step", "page:line", "status", "duration", "attempts"):
+    for column in SUMMARY_COLUMNS:
         right = column in ("duration", "attempts")
         table.add_column(column, justify="right" if right else "left", no_wrap=True)
     for step_result in rows:
         style, _ = STYLES.get(step_result.status, ("", "?"))
-        ran = step_result.status not in (StepStatus.SKIPPED, StepStatus.NOT_RUN)
-        table.add_row(
-            step_result.step.id,
-            step_result.step.location,
-            f"[{style}]{step_result.status}[/]",
-            duration(step_result.duration) if ran else "",
-            str(step_result.attempts) if ran else "",
-        )
+        cells = _summary_cells(step_result)
+        cells[2] = f"[{style}]{cells[2]}[/]"
+        table.add_row(*cells)
     return table
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    """The summary as plain aligned columns (a pipe, a log): the rows of the table."""
+    rows, left_out = summary_rows(result.results)
+    cells = [list(SUMMARY_COLUMNS), *(_summary_cells(r) for r in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(SUMMARY_COLUMNS))]
+    right = {3, 4}
+    lines = [f"Run {result.run_id}: {result.status}"]
+    for row in cells:
+        aligned = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(aligned).rstrip())
+    return lines + ([left_out] if left_out else [])
+
+
+def print_summary(console: Printer, result: RunResult) -> None:
+    """The summary: a table on a terminal, plain aligned lines elsewhere."""
+    if isinstance(console, PlainConsole):
+        console.file.write("\n".join(summary_lines(result)) + "\n")
+    else:
+        console.print(summary_table(result))
 
 
 def program() -> list[str]:
@@ -244,7 +284,7 @@ def failure_lines(failed: StepResult, tail_lines: int = TAIL_LINES) -> list[str]
 
 
 def report_failure(
-    console: Console,
+    console: Printer,
     project: Project,
     result: RunResult,
     config_file: str | Path,
@@ -292,7 +332,7 @@ def cluster_may_exist(project: Project, result: RunResult, options: RunOptions) 
 
 
 def run_and_summarise(
-    console: Console, runner: Runner, steps: list[Step], report: LiveReport
+    console: Printer, runner: Runner, steps: list[Step], report: LiveReport
 ) -> RunResult:
     """Run the steps with live progress, then print the summary table and the tool versions.
 
@@ -312,7 +352,7 @@ def run_and_summarise(
     with stop_signals(), report:
         result = runner.run(steps)
     console.print()
-    console.print(summary_table(result))
+    print_summary(console, result)
     console.print(f"{result.status} in {duration(time.monotonic() - begin)}")
     versions = result.record.tool_versions if result.record else {}
     if versions:

@@ -91,7 +91,9 @@ def test_a_capture_whose_page_file_was_not_written_is_kept_from_memory(tmp_path:
     assert kept is not None
     assert kept.captures()["greet"].run_id == "r1"
     # and without the file among those written, the stale page file is never linked
-    kept = history.keep(RunRecord("r2", "2026-01-02T00:00:00Z"), [_capture("greet", "r2")], tmp_path)
+    kept = history.keep(
+        RunRecord("r2", "2026-01-02T00:00:00Z"), [_capture("greet", "r2")], tmp_path
+    )
     assert kept is not None
     assert kept.captures()["greet"].run_id == "r2"
     assert (kept.root / "captures" / "greet.json").stat().st_ino != stale.stat().st_ino

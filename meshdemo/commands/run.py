@@ -19,9 +19,7 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
+from meshdemo.console import Printer, console_for_output, escape
 from meshdemo.model import Step
 from meshdemo.report import LiveReport, report_failure, run_and_summarise
 from meshdemo.run.life import exit_status, reclaim
@@ -30,7 +28,7 @@ from meshdemo.run.runner import Runner, RunResult, select_steps
 from meshdemo.status import RunStatus
 
 
-def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
+def dry_run(console: Printer, runner: Runner, steps: list[Step]) -> int:
     """What would run, one line a step (plain aligned text: greppable; commands: `list`).
 
     Each line: id, page:line, what the run would do, and the step's options as the page
@@ -53,7 +51,7 @@ def dry_run(console: Console, runner: Runner, steps: list[Step]) -> int:
     return 0
 
 
-def cleanup_stale(console: Console, run_dir: Path) -> int:
+def cleanup_stale(console: Printer, run_dir: Path) -> int:
     said = reclaim(run_dir, busy_ok=False)
     for line in said:
         console.print(f"[yellow]Cleaned up[/]: {escape(line)}")
@@ -62,7 +60,7 @@ def cleanup_stale(console: Console, run_dir: Path) -> int:
     return 0
 
 
-def report_end(console: Console, result: RunResult) -> int | None:
+def report_end(console: Printer, result: RunResult) -> int | None:
     """What ``run`` and ``demo`` say when a run was stopped or broken off; its exit status
     (None when the run ran to its end, passed or failed)."""
     if result.status is RunStatus.INTERRUPTED:
@@ -82,7 +80,7 @@ def report_end(console: Console, result: RunResult) -> int | None:
 def main(args: argparse.Namespace) -> int:
     from meshdemo.guide.pages import load_project
 
-    console = Console(highlight=False)
+    console = console_for_output(highlight=False)
     if args.cleanup_stale:
         return cleanup_stale(console, Path(args.config_file).parent / ".meshdemo")
     project = load_project(args.config_file)
