@@ -240,6 +240,7 @@ def machine() -> dict[str, str]:
         check=False,
     ).stdout.strip()
     checkout = Path(where).parent.parent if where else REPO
+    compile_bytecode(checkout)
     commit = subprocess.run(
         ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
         capture_output=True,
@@ -262,6 +263,33 @@ def machine() -> dict[str, str]:
         "tools": ", ".join(versions),
         "load average": load(),
     }
+
+
+def file_creation(folder: Path, count: int = 200) -> str:
+    """What creating a file costs in ``folder`` (median): a run creates one per capture, so
+    on a disk where this is slow, a run of many short steps is too."""
+    probe = folder / "file-creation"
+    probe.mkdir()
+    times = []
+    for n in range(count):
+        begin = time.perf_counter()
+        fd = os.open(probe / f".{n}.tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        times.append(time.perf_counter() - begin)
+        os.close(fd)
+    shutil.rmtree(probe)
+    return f"{statistics.median(times) * 1000:.3f} ms (median of {count}, in {folder})"
+
+
+def compile_bytecode(checkout: Path) -> None:
+    """Compile meshdemo's modules once: with PYTHONDONTWRITEBYTECODE set, or after an edit,
+    every timed run would compile them again, which the peers, installed by pip, never do."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(checkout / "meshdemo")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def load() -> str:
@@ -704,7 +732,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = args.only or SECTIONS
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     out = Report(console, args.markdown)
+    scratch = Path(tempfile.mkdtemp(prefix="meshdemo-bench-"))
     info = machine()
+    info["file creation"] = file_creation(scratch)
     out.data["machine"] = info
     rows = [[key, value] for key, value in info.items()]
     out.table("Machine", ["", ""], rows, numbers=False)
@@ -712,7 +742,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  {args.rounds} round{'s' if args.rounds > 1 else ''}, round-robin; "
         "ratios paired within a round, then the median"
     )
-    scratch = Path(tempfile.mkdtemp(prefix="meshdemo-bench-"))
     settings = Settings(
         rounds=args.rounds,
         steps=args.steps,
