@@ -163,6 +163,11 @@ def _dump(obj: Any) -> bytes:
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
+def capture_line(capture: Capture) -> str:
+    """``capture`` as one line of JSON (a kept run's captures: see meshdemo.history)."""
+    return _ENCODER.encode(vars(capture)) + "\n"
+
+
 def _dump_flat(fields: dict[str, Any]) -> bytes:
     """``_dump`` of a dict of plain values, byte for byte, a few times faster: each value is
     encoded by json's C encoder (which ``indent`` turns off for the whole document)."""

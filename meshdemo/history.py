@@ -5,15 +5,16 @@ one reader serves a kept run, the guide's own ``docs/`` and a committed revision
 
     .meshdemo/history/20261126T081240Z-3f9a1c/
         captures/run.json          the run record
-        captures/<step-id>.json    the captures this run took (its own steps only)
+        captures/steps.jsonl       the captures this run took (its own steps only), a line each
         <page folder>/images/...   its screenshots, at their path relative to docs_dir
 
+The captures of a kept run are one file, not a file a step as in ``docs/captures`` (which a
+folder of a committed revision, or of a run kept before, may still hold: both are read): a
+run of 300 steps keeps, and later removes, one file instead of 300, and on many disks
+creating and removing a file costs more than writing a line.
+
 A run is written into a hidden folder and renamed into place: a reader never sees half a run,
-and a run that cannot be kept (a full disk) leaves the history as it was. A capture the run
-also wrote into ``docs/captures`` is kept as a hard link to that file, not written again (a
-new file costs a disk far more than a link): the two names share one file, which meshdemo
-never changes in place (a capture is always replaced whole by a new file), so the kept run
-stays what it recorded when the next run replaces the page's capture. After each new run
+and a run that cannot be kept (a full disk) leaves the history as it was. After each new run
 the oldest are removed, down to ``extra.meshdemo.history`` runs in mkdocs.yml (default 10;
 0 keeps none).
 """
@@ -21,16 +22,24 @@ the oldest are removed, down to ``extra.meshdemo.history`` runs in mkdocs.yml (d
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshdemo.captures import RUN_FILE, Capture, CaptureStore, RunRecord
+from meshdemo.captures import (
+    RUN_FILE,
+    Capture,
+    CaptureStore,
+    RunRecord,
+    capture_line,
+    write_in_place,
+)
 from meshdemo.errors import ConfigError, MeshdemoError
 from meshdemo.model import Project
 
@@ -39,6 +48,7 @@ log = logging.getLogger("meshdemo.history")
 HISTORY_DIR = "history"
 DEFAULT_SIZE = 10
 CAPTURES = "captures"
+BUNDLE = "steps.jsonl"  # (in CAPTURES) a kept run's captures, one JSON object a line
 GIT_PREFIX = "git:"
 
 
@@ -76,9 +86,20 @@ class RecordedRun:
 
     def captures(self) -> dict[str, Capture]:
         """The captures this run took (a docs folder may also hold older ones: left out)."""
+        bundle = self.root / CAPTURES / BUNDLE
+        if bundle.is_file():
+            found = {}
+            for number, line in enumerate(bundle.read_text(encoding="utf-8").splitlines(), 1):
+                try:
+                    capture = Capture.from_dict(json.loads(line))
+                except (ValueError, TypeError) as error:
+                    raise MeshdemoError(f"unreadable capture: {error}", bundle, number) from None
+                found[capture.id] = capture
+        else:
+            found = self.store.all()
         return {
             step_id: capture
-            for step_id, capture in self.store.all().items()
+            for step_id, capture in found.items()
             if capture.run_id in (None, self.run_id)
         }
 
@@ -128,18 +149,9 @@ class History:
         return sorted(found, key=lambda run: (run.record.started_at, run.run_id))
 
     def keep(
-        self,
-        record: RunRecord,
-        captures: Iterable[Capture],
-        images: Path,
-        written: Mapping[str, Path] | None = None,
+        self, record: RunRecord, captures: Iterable[Capture], images: Path
     ) -> RecordedRun | None:
-        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start).
-
-        ``written``: step id -> a file that holds that capture exactly as this store would
-        write it (the run's own ``docs/captures`` file): linked instead of written, where the
-        file system allows it.
-        """
+        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start)."""
         if self.size == 0:
             self.prune()
             return None
@@ -149,17 +161,16 @@ class History:
         try:
             # files written in place: the staging folder is renamed into place whole
             store = CaptureStore(staging / CAPTURES, atomic=False, texts=False)
-            (staging / CAPTURES).mkdir()
+            lines = []
             for capture in captures:
-                source = (written or {}).get(capture.id)
-                if source is None or not _linked(source, store.path_for(capture.id)):
-                    store.write(capture)
+                lines.append(capture_line(capture))
                 image = Path(images) / capture.artifact if capture.artifact else None
                 if image is not None and image.is_file():
                     copy = staging / capture.artifact
                     copy.parent.mkdir(parents=True, exist_ok=True)
                     if not _linked(image, copy):
                         shutil.copy2(image, copy)
+            write_in_place(store.directory / BUNDLE, "".join(lines).encode())
             store.write_run(record)
             if target.exists():  # kept before (a run finished twice): the last word wins
                 shutil.rmtree(target)
@@ -197,7 +208,11 @@ class History:
 
 def _linked(source: Path, link: Path) -> bool:
     """Make ``link`` a hard link to ``source``; False where it cannot be (another file system,
-    a file system without links, no such file): the caller writes a copy instead."""
+    a file system without links, no such file): the caller writes a copy instead.
+
+    A screenshot is only ever replaced whole (a new file renamed over it), so the kept run's
+    name for it still holds what the run took after the next run replaces the page's image.
+    """
     try:
         os.link(source, link)
     except OSError:
@@ -206,11 +221,7 @@ def _linked(source: Path, link: Path) -> bool:
 
 
 def keep_run(
-    project: Project,
-    record: RunRecord,
-    captures: Iterable[Capture],
-    images: Path,
-    written: Mapping[str, Path] | None = None,
+    project: Project, record: RunRecord, captures: Iterable[Capture], images: Path
 ) -> RecordedRun | None:
     """Keep a finished run in the project's history; never fails the run that called it.
 
@@ -223,7 +234,7 @@ def keep_run(
         log.warning("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
         history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
     try:
-        return history.keep(record, captures, images, written)
+        return history.keep(record, captures, images)
     except OSError as error:
         log.warning("run history: could not keep run %s: %s", record.run_id, error)
         return None

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.captures import Capture, RunRecord
+from meshdemo.captures import Capture, CaptureStore, RunRecord
 from meshdemo.errors import ConfigError, MeshdemoError
 from meshdemo.guide.pages import load_project
-from meshdemo.history import History, history_size, keep_run, resolve
+from meshdemo.history import History, history_size, keep_run, read_run, resolve
 from meshdemo.model import Project
 from meshdemo.run.options import RunOptions
 from meshdemo.run.runner import Runner
@@ -50,73 +50,50 @@ def test_a_run_is_kept_whole(tmp_path: Path) -> None:
     # every step that ran has its capture; identical to what the pages show
     assert set(captures) == {s.id for s in project.steps}
     docs = json.loads((root / "docs" / "captures" / "greet.json").read_text())
-    assert json.loads((kept.root / "captures" / "greet.json").read_text()) == docs
+    assert vars(captures["greet"]) == docs
     assert captures["greet"].output == "hello books\n"
     assert captures["greet"].started_at and captures["greet"].duration >= 0
     assert not list((root / ".meshdemo" / "history").glob(".*")), "no staging folder left"
 
 
-def test_a_kept_capture_shares_the_page_capture_file_and_outlives_its_replacement(
+def test_a_kept_run_holds_its_captures_in_one_file_that_outlives_the_next_run(
     tmp_path: Path,
 ) -> None:
     root = copy_fixture(tmp_path)
     first = run_guide(root)
-    page_capture = root / "docs" / "captures" / "greet.json"
-    kept_capture = root / ".meshdemo" / "history" / first / "captures" / "greet.json"
-    # one file under two names: keeping the run wrote nothing again
-    assert kept_capture.stat().st_ino == page_capture.stat().st_ino
-    recorded = kept_capture.read_bytes()
+    folder = root / ".meshdemo" / "history" / first / "captures"
+    assert sorted(p.name for p in folder.iterdir()) == ["run.json", "steps.jsonl"]
+    recorded = (folder / "steps.jsonl").read_bytes()
     second = run_guide(root)
-    # the next run replaced the page's capture with a new file; the kept one is untouched
-    assert page_capture.stat().st_ino != kept_capture.stat().st_ino
-    assert kept_capture.read_bytes() == recorded
-    assert json.loads(recorded)["run_id"] == first
-    assert json.loads(page_capture.read_text())["run_id"] == second
-
-
-def test_a_capture_whose_page_file_was_not_written_is_kept_from_memory(tmp_path: Path) -> None:
-    docs = tmp_path / "docs" / "captures"
-    docs.mkdir(parents=True)
-    stale = docs / "greet.json"
-    stale.write_text('{"id": "greet", "run_id": "an-earlier-run"}\n')
-    history = History(tmp_path / "history", 3)
-    capture = _capture("greet", "r1")
-    # a file that is not the capture (another file system, or none) falls back to a copy
-    kept = history.keep(
-        RunRecord("r1", "2026-01-01T00:00:00Z"),
-        [capture],
-        tmp_path,
-        written={"greet": docs / "missing.json"},
-    )
-    assert kept is not None
-    assert kept.captures()["greet"].run_id == "r1"
-    # and without the file among those written, the stale page file is never linked
-    kept = history.keep(
-        RunRecord("r2", "2026-01-02T00:00:00Z"), [_capture("greet", "r2")], tmp_path
-    )
-    assert kept is not None
-    assert kept.captures()["greet"].run_id == "r2"
-    assert (kept.root / "captures" / "greet.json").stat().st_ino != stale.stat().st_ino
-
-
-def test_a_failed_rewrite_of_a_capture_is_not_linked_into_the_history(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = copy_fixture(tmp_path)
+    assert (folder / "steps.jsonl").read_bytes() == recorded
     project = load_project(root / "mkdocs.yml")
-    runner = Runner(project, RunOptions())
-    capture = _capture("greet", runner.run_id)
-    runner._write(capture)
-    assert runner.written == {"greet": root / "docs" / "captures" / "greet.json"}
+    kept = {run.run_id: run for run in History.of(project).runs()}
+    assert kept[first].captures()["greet"].run_id == first
+    assert kept[second].captures()["greet"].run_id == second
+    page = json.loads((root / "docs" / "captures" / "greet.json").read_text())
+    assert vars(kept[second].captures()["greet"]) == page
 
-    def full_disk(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("meshdemo.captures.write_atomically", full_disk)
-    with pytest.raises(OSError):
-        runner._write(capture)
-    # the page's file now holds an earlier version of this capture: not to be linked
-    assert runner.written == {}
+def test_a_run_kept_a_file_a_step_is_still_read(tmp_path: Path) -> None:
+    # the layout of docs/captures, and of runs kept by earlier versions
+    folder = tmp_path / "old-run"
+    store = CaptureStore(folder / "captures")
+    store.write(_capture("greet", "r0"))
+    store.write(_capture("older", "an-earlier-run"))
+    store.write_run(RunRecord("r0", "2026-01-01T00:00:00Z"))
+    assert list(read_run(folder).captures()) == ["greet"]
+
+
+def test_an_unreadable_kept_capture_names_its_file_and_line(tmp_path: Path) -> None:
+    history = History(tmp_path / "history", 3)
+    kept = history.keep(RunRecord("r1", "2026-01-01T00:00:00Z"), [_capture("a", "r1")], tmp_path)
+    assert kept is not None
+    bundle = kept.root / "captures" / "steps.jsonl"
+    bundle.write_text(bundle.read_text() + "{not json\n")
+    with pytest.raises(MeshdemoError) as error:
+        kept.captures()
+    assert error.value.message.startswith("unreadable capture")
+    assert (error.value.path, error.value.line) == (bundle, 2)
 
 
 def test_the_history_keeps_the_last_n_runs(tmp_path: Path) -> None:

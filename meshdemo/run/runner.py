@@ -104,9 +104,6 @@ class Runner:
         self.session: BashSession | None = None
         self._backgrounds: dict[int, tuple[StepResult, Capture]] = {}
         self.captures: dict[str, Capture] = {}  # what this run recorded, for the run history
-        # step id -> its capture file under docs/, as last written whole by this run: the run
-        # history links these instead of writing them again
-        self.written: dict[str, Path] = {}
         self.workdir = self.run_dir / "session"
         self.state_file = self.run_dir / STATE_FILE
         self.ownership = Ownership(self.run_dir, self.run_id)
@@ -233,9 +230,7 @@ class Runner:
 
     def _write(self, capture: Capture) -> None:
         if self.capture:
-            # forgotten first: a rewrite that fails leaves the file of an earlier version
-            self.written.pop(capture.id, None)
-            self.written[capture.id] = self.store.write(capture)
+            self.store.write(capture)
 
     # -- policy ---------------------------------------------------------------------------------
 
@@ -407,13 +402,7 @@ class Runner:
                 try:
                     if self.capture:
                         self.store.write_run(result.record)
-                    keep_run(
-                        self.project,
-                        result.record,
-                        self.captures.values(),
-                        self.image_root,
-                        self.written,
-                    )
+                    keep_run(self.project, result.record, self.captures.values(), self.image_root)
                     # captures are written without a flush each; one for the whole run
                     for folder in self._written_folders():
                         sync_to_disk(folder)
