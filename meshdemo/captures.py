@@ -163,9 +163,17 @@ def _dump(obj: Any) -> bytes:
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
-def capture_line(capture: Capture) -> str:
-    """``capture`` as one line of JSON (a kept run's captures: see meshdemo.history)."""
-    return _ENCODER.encode(vars(capture)) + "\n"
+def encode_capture(capture: Capture) -> bytes:
+    """The content of ``capture``'s file."""
+    # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
+    return _dump_flat(dict(vars(capture)))
+
+
+def as_line(encoded: bytes) -> bytes:
+    """A capture's file content (:func:`encode_capture`) as one line of JSON, for a kept
+    run's captures (see meshdemo.history). JSON escapes a newline inside a string, so the
+    only newlines of the file are those between its fields: no second encoding is needed."""
+    return encoded.replace(b"\n", b"") + b"\n"
 
 
 def _dump_flat(fields: dict[str, Any]) -> bytes:
@@ -206,7 +214,8 @@ class CaptureStore:
         except FileNotFoundError:
             return None
 
-    def write(self, capture: Capture) -> Path:
+    def write(self, capture: Capture, encoded: bytes | None = None) -> Path:
+        """Write ``capture`` (``encoded``: its :func:`encode_capture`, when already made)."""
         path = self.path_for(capture.id)
         if self.texts:
             text = self.text_path_for(capture.id)
@@ -215,8 +224,7 @@ class CaptureStore:
                 self._put(text, clean(capture.output).encode())
             else:
                 text.unlink(missing_ok=True)
-        # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
-        self._put(path, _dump_flat(dict(vars(capture))))
+        self._put(path, encode_capture(capture) if encoded is None else encoded)
         return path
 
     def read_run(self) -> RunRecord | None:

@@ -28,7 +28,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,8 @@ from meshdemo.captures import (
     Capture,
     CaptureStore,
     RunRecord,
-    capture_line,
+    as_line,
+    encode_capture,
     write_in_place,
 )
 from meshdemo.errors import ConfigError, MeshdemoError
@@ -149,9 +150,17 @@ class History:
         return sorted(found, key=lambda run: (run.record.started_at, run.run_id))
 
     def keep(
-        self, record: RunRecord, captures: Iterable[Capture], images: Path
+        self,
+        record: RunRecord,
+        captures: Iterable[Capture],
+        images: Path,
+        encoded: Mapping[str, bytes] | None = None,
     ) -> RecordedRun | None:
-        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start)."""
+        """Add a finished run (``images``: where its screenshots' ``artifact`` paths start).
+
+        ``encoded``: step id -> the capture already encoded (:func:`encode_capture`) by the
+        run, which then is not encoded again (a 200 KB output costs ~0.5 ms to encode).
+        """
         if self.size == 0:
             self.prune()
             return None
@@ -163,14 +172,15 @@ class History:
             store = CaptureStore(staging / CAPTURES, atomic=False, texts=False)
             lines = []
             for capture in captures:
-                lines.append(capture_line(capture))
+                done = (encoded or {}).get(capture.id)
+                lines.append(as_line(encode_capture(capture) if done is None else done))
                 image = Path(images) / capture.artifact if capture.artifact else None
                 if image is not None and image.is_file():
                     copy = staging / capture.artifact
                     copy.parent.mkdir(parents=True, exist_ok=True)
                     if not _linked(image, copy):
                         shutil.copy2(image, copy)
-            write_in_place(store.directory / BUNDLE, "".join(lines).encode())
+            write_in_place(store.directory / BUNDLE, b"".join(lines))
             store.write_run(record)
             if target.exists():  # kept before (a run finished twice): the last word wins
                 shutil.rmtree(target)
@@ -221,7 +231,11 @@ def _linked(source: Path, link: Path) -> bool:
 
 
 def keep_run(
-    project: Project, record: RunRecord, captures: Iterable[Capture], images: Path
+    project: Project,
+    record: RunRecord,
+    captures: Iterable[Capture],
+    images: Path,
+    encoded: Mapping[str, bytes] | None = None,
 ) -> RecordedRun | None:
     """Keep a finished run in the project's history; never fails the run that called it.
 
@@ -234,7 +248,7 @@ def keep_run(
         log.warning("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
         history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
     try:
-        return history.keep(record, captures, images)
+        return history.keep(record, captures, images, encoded)
     except OSError as error:
         log.warning("run history: could not keep run %s: %s", record.run_id, error)
         return None

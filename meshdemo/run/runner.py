@@ -30,7 +30,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from meshdemo.captures import Capture, CaptureStore, sync_to_disk, write_atomically
+from meshdemo.captures import (
+    Capture,
+    CaptureStore,
+    encode_capture,
+    sync_to_disk,
+    write_atomically,
+)
 from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
@@ -104,6 +110,7 @@ class Runner:
         self.session: BashSession | None = None
         self._backgrounds: dict[int, tuple[StepResult, Capture]] = {}
         self.captures: dict[str, Capture] = {}  # what this run recorded, for the run history
+        self.encoded: dict[str, bytes] = {}  # the same, encoded (written once, kept once)
         self.workdir = self.run_dir / "session"
         self.state_file = self.run_dir / STATE_FILE
         self.ownership = Ownership(self.run_dir, self.run_id)
@@ -229,8 +236,9 @@ class Runner:
         return found
 
     def _write(self, capture: Capture) -> None:
+        self.encoded[capture.id] = encoded = encode_capture(capture)
         if self.capture:
-            self.store.write(capture)
+            self.store.write(capture, encoded)
 
     # -- policy ---------------------------------------------------------------------------------
 
@@ -402,7 +410,13 @@ class Runner:
                 try:
                     if self.capture:
                         self.store.write_run(result.record)
-                    keep_run(self.project, result.record, self.captures.values(), self.image_root)
+                    keep_run(
+                        self.project,
+                        result.record,
+                        self.captures.values(),
+                        self.image_root,
+                        self.encoded,
+                    )
                     # captures are written without a flush each; one for the whole run
                     for folder in self._written_folders():
                         sync_to_disk(folder)
