@@ -82,22 +82,12 @@ def test_a_run_record_reads_back_as_written_a_step_per_line(tmp_path: Path) -> N
 
 
 def test_a_capture_file_as_one_line_is_the_same_json() -> None:
-    capture = Capture(
-        id="s",
-        kind="bash",
-        page="p.md",
-        line=3,
-        command="echo \"a\\nb\"\nprintf '%s\\t\\n' x",
-        command_hash="h",
-        status="passed",
-        exit_status=0,
-        started_at="2026-01-01T00:00:00.000+00:00",
-        duration=0.25,
+    one = capture(
+        command='echo "a\\nb"\nprintf \'%s\\t\\n\' x',
         output='line one\nline "two"\t\\ \x1b[31mred\x1b[0m é 中 \u2028\r\n',
-        note=None,
         masks=[[1.0, 2.0, 3.0, 4.0]],
     )
-    encoded = encode_capture(capture)
+    encoded = encode_capture(one)
     line = as_line(encoded)
     assert line.count(b"\n") == 1 and line.endswith(b"\n")
-    assert json.loads(line) == json.loads(encoded) == vars(capture)
+    assert json.loads(line) == json.loads(encoded) == vars(one)
