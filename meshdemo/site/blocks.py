@@ -176,6 +176,31 @@ def _pre(lines: list[str]) -> str:
     return f'<pre class="meshdemo-terminal"><code>{chr(10).join(lines)}</code></pre>'
 
 
+def _embedded(text: str, *, tail_first: bool) -> tuple[str, int]:
+    """The lines of ``text`` a page embeds, and how many lines it has, trailing blank lines
+    left out; found by searching for line ends, never splitting the whole output into lines
+    (a 200 KB output is thousands of lines, of which a page embeds ``EMBEDDED_LINES``)."""
+    if "\r" in text:  # a search for one character is many times cheaper than replace's
+        text = text.replace("\r\n", "\n")
+    last = len(text.rstrip())  # the last line holding more than white space ends after this
+    if not last:
+        return "", 0
+    end = text.find("\n", last)
+    body = text if end < 0 else text[:end]
+    total = body.count("\n") + 1
+    if total <= EMBEDDED_LINES:
+        return body, total
+    if tail_first:
+        at = len(body)
+        for _ in range(EMBEDDED_LINES):
+            at = body.rfind("\n", 0, at)
+        return body[at + 1 :], total
+    at = -1
+    for _ in range(EMBEDDED_LINES):
+        at = body.find("\n", at + 1)
+    return body[:at], total
+
+
 def _output(text: str, *, tail_first: bool, capture_file: str, linked: bool = False) -> str:
     """The output as terminal lines; a long one folded, its first (or, failed, last) lines shown.
 
@@ -183,13 +208,8 @@ def _output(text: str, *, tail_first: bool, capture_file: str, linked: bool = Fa
     ``EMBEDDED_LINES`` cost. ``linked``: the page links the whole output (see
     :func:`whole_text_line`); else the note says which file holds it.
     """
-    raw = text.replace("\r\n", "\n").split("\n")
-    while raw and not raw[-1].strip():
-        raw.pop()
-    total = len(raw)
-    if total > EMBEDDED_LINES:
-        raw = raw[-EMBEDDED_LINES:] if tail_first else raw[:EMBEDDED_LINES]
-    lines = ansi.to_html_lines("\n".join(raw))
+    embedded, total = _embedded(text, tail_first=tail_first)
+    lines = ansi.to_html_lines(embedded)
     while lines and not lines[-1].strip():  # a last line of escape codes alone
         lines.pop()
     if not lines:
