@@ -447,6 +447,75 @@ def test_the_stylesheet_comes_once_with_the_blocks(docs: Path) -> None:
     assert "<style>" not in render("# No steps\n\n```yaml\nkind: Pod\n```\n", docs, stylesheet=True)
 
 
+def test_blocks_take_their_place_as_python_markdown_would_place_them(docs: Path) -> None:
+    """The extension's own processor for a block's paragraph changes nothing in the page: the
+    same HTML as Python-Markdown's paragraph processor gives, in every container, tight lists
+    (where no paragraph is made) included."""
+    page = """# Page
+
+``` { .bash #top }
+echo top
+```
+
+!!! note "In a note"
+
+    ``` { .bash #noted }
+    echo noted
+    ```
+
+=== "A tab"
+
+    ``` { .bash #tabbed }
+    echo tabbed
+    ```
+
+- tight item
+    ``` { .bash #tight }
+    echo tight
+    ```
+- next item
+
+1. Loose item:
+
+    ``` { .bash #loose }
+    echo loose
+    ```
+
+> ``` { .bash #quoted }
+> echo quoted
+> ```
+
+- > ``` { .bash #quoted-in-item }
+  > echo quoted in an item
+  > ```
+
+??? note "Folded"
+
+    ``` { .bash #folded }
+    echo folded
+    ```
+"""
+    steps = steps_of(page, docs)
+    for step in steps.values():
+        store_of(docs).write(capture(step, f"{step.id} output\n"))
+
+    def convert(own_paragraphs: bool) -> str:
+        md = python_markdown.Markdown(
+            extensions=["meshdemo.site.markdown", *EXTENSIONS, "pymdownx.tabbed"],
+            extension_configs={
+                "meshdemo.site.markdown": {"docs_dir": str(docs), "stylesheet": False},
+                "pymdownx.tabbed": {"alternate_style": True},
+            },
+        )
+        if not own_paragraphs:
+            md.parser.blockprocessors.deregister("meshdemo_paragraph")
+        return md.convert(page)
+
+    html = convert(own_paragraphs=True)
+    assert html == convert(own_paragraphs=False)
+    assert len(runs(tree(html))) == len(steps) == 8
+
+
 def test_a_page_without_steps_is_left_alone(docs: Path) -> None:
     page = "# Intro\n\n```yaml\nkind: Pod\n```\n"
     plain = python_markdown.markdown(page, extensions=EXTENSIONS)
