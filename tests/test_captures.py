@@ -71,3 +71,16 @@ def test_a_run_record_reads_back_as_written_a_step_per_line(tmp_path: Path) -> N
     empty = RunRecord("r2", "t0")
     store.write_run(empty)
     assert store.read_run() == empty
+
+
+def test_an_output_is_cut_from_its_first_line_past_what_a_page_embeds() -> None:
+    from meshdemo.captures import WHOLE_TEXT_LINES, is_cut
+
+    lines = ["line\n"] * WHOLE_TEXT_LINES
+    assert not is_cut("")
+    assert not is_cut("".join(lines))  # a last line end starts no line
+    assert not is_cut("".join(lines)[:-1])
+    assert is_cut("".join(lines) + "one more")
+    assert is_cut("".join(lines) + "\n")  # a blank line is a line
+    assert is_cut("".join(lines) * 500)
+    assert not is_cut("x" * 200_000 + "\n")
