@@ -152,8 +152,16 @@ def sync_to_disk(folder: Path) -> None:
 
 
 def is_cut(output: str) -> bool:
-    """Whether a page embeds only part of ``output`` (and links its text file for the rest)."""
-    return output.count("\n", 0, len(output) - 1) >= WHOLE_TEXT_LINES
+    """Whether a page embeds only part of ``output`` (and links its text file for the rest).
+
+    Looks for line ends up to the one that makes it long: never reads past the page's part of
+    a 200 KB output (a site build asks for every step)."""
+    end, at = len(output) - 1, -1
+    for _ in range(WHOLE_TEXT_LINES):
+        at = output.find("\n", at + 1, end)
+        if at < 0:
+            return False
+    return True
 
 
 def _dump(obj: Any) -> bytes:

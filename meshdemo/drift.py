@@ -16,7 +16,6 @@ run of the whole guide).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -24,7 +23,6 @@ from pathlib import Path
 from meshdemo.captures import Capture
 from meshdemo.history import HISTORY_DIR, History, RecordedRun
 from meshdemo.model import Project
-from meshdemo.run.normalize import compare, normalize_keeping_numbers
 from meshdemo.status import StepStatus
 
 MAX_DIFF_LINES = 40  # lines of an output's diff kept in the report
@@ -96,6 +94,12 @@ def _ran(entry: dict, capture: Capture | None) -> float | None:
 
 def output_drift(old: str, new: str, tolerance: float | None) -> list[str]:
     """The normalised outputs' differences as a unified diff; [] when they agree."""
+    # imported here: a site build reads the kept runs for every page, and compares outputs
+    # only of steps that an earlier run captured too
+    import difflib
+
+    from meshdemo.run.normalize import compare, normalize_keeping_numbers
+
     if compare(old, new, "exact", tolerance).matched:
         return []
     before = normalize_keeping_numbers(old).strip("\n").splitlines()

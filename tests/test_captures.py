@@ -83,7 +83,7 @@ def test_a_run_record_reads_back_as_written_a_step_per_line(tmp_path: Path) -> N
 
 def test_a_capture_file_as_one_line_is_the_same_json() -> None:
     one = capture(
-        command='echo "a\\nb"\nprintf \'%s\\t\\n\' x',
+        command="echo \"a\\nb\"\nprintf '%s\\t\\n' x",
         output='line one\nline "two"\t\\ \x1b[31mred\x1b[0m é 中 \u2028\r\n',
         masks=[[1.0, 2.0, 3.0, 4.0]],
     )
@@ -91,3 +91,16 @@ def test_a_capture_file_as_one_line_is_the_same_json() -> None:
     line = as_line(encoded)
     assert line.count(b"\n") == 1 and line.endswith(b"\n")
     assert json.loads(line) == json.loads(encoded) == vars(one)
+
+
+def test_an_output_is_cut_from_its_first_line_past_what_a_page_embeds() -> None:
+    from meshdemo.captures import WHOLE_TEXT_LINES, is_cut
+
+    lines = ["line\n"] * WHOLE_TEXT_LINES
+    assert not is_cut("")
+    assert not is_cut("".join(lines))  # a last line end starts no line
+    assert not is_cut("".join(lines)[:-1])
+    assert is_cut("".join(lines) + "one more")
+    assert is_cut("".join(lines) + "\n")  # a blank line is a line
+    assert is_cut("".join(lines) * 500)
+    assert not is_cut("x" * 200_000 + "\n")

@@ -228,6 +228,28 @@ def test_a_huge_output_is_embedded_up_to_a_bound(docs: Path) -> None:
     assert paragraph.get("data-search-exclude") is not None
 
 
+@pytest.mark.parametrize("failed", [False, True], ids=["first-lines", "last-lines"])
+def test_a_long_output_in_crlf_with_blank_lines_at_its_end_counts_only_its_lines(
+    docs: Path, failed: bool
+) -> None:
+    """CRLF line ends are one line end each, and blank lines after the last line are no lines:
+    the embedded lines and the count the note gives are those a terminal would have shown."""
+    page = "``` { .bash #crlf }\nwin.exe\n```\n"
+    lines = EMBEDDED_LINES + 30
+    output = "".join(f"line {n}  \r\n" for n in range(1, lines + 1)) + "\r\n  \n\t\r\n"
+    changes = {"status": StepStatus.FAILED, "exit_status": 1} if failed else {}
+    store_of(docs).write(capture(steps_of(page, docs)["crlf"], output, **changes))
+    (run,) = runs(tree(render(page, docs)))
+    embedded = "\n".join(text(pre) for pre in run.iter("pre"))
+    first = lines - EMBEDDED_LINES + 1 if failed else 1
+    numbers = range(first, first + EMBEDDED_LINES)
+    assert embedded.split("\n") == [f"line {n}  " for n in numbers]
+    assert "\r" not in embedded
+    note = next(p for p in run.iter("p") if p.get("class") == "meshdemo-left-out")
+    where = "first" if failed else "last"
+    assert text(note).startswith(f"The {where} 30 lines of {lines} lines are not shown here")
+
+
 def test_the_whole_output_link_is_relative_to_a_page_in_a_folder(docs: Path) -> None:
     page = "``` { .bash #deep }\nseq 400\n```\n"
     step = steps_of(page, docs, page="chapter/deep.md")["deep"]
@@ -423,6 +445,75 @@ def test_the_stylesheet_comes_once_with_the_blocks(docs: Path) -> None:
     page = "# A\n\n``` { .bash #a }\ntrue\n```\n"
     assert render(page, docs, stylesheet=True).count("<style>") == 1
     assert "<style>" not in render("# No steps\n\n```yaml\nkind: Pod\n```\n", docs, stylesheet=True)
+
+
+def test_blocks_take_their_place_as_python_markdown_would_place_them(docs: Path) -> None:
+    """The extension's own processor for a block's paragraph changes nothing in the page: the
+    same HTML as Python-Markdown's paragraph processor gives, in every container, tight lists
+    (where no paragraph is made) included."""
+    page = """# Page
+
+``` { .bash #top }
+echo top
+```
+
+!!! note "In a note"
+
+    ``` { .bash #noted }
+    echo noted
+    ```
+
+=== "A tab"
+
+    ``` { .bash #tabbed }
+    echo tabbed
+    ```
+
+- tight item
+    ``` { .bash #tight }
+    echo tight
+    ```
+- next item
+
+1. Loose item:
+
+    ``` { .bash #loose }
+    echo loose
+    ```
+
+> ``` { .bash #quoted }
+> echo quoted
+> ```
+
+- > ``` { .bash #quoted-in-item }
+  > echo quoted in an item
+  > ```
+
+??? note "Folded"
+
+    ``` { .bash #folded }
+    echo folded
+    ```
+"""
+    steps = steps_of(page, docs)
+    for step in steps.values():
+        store_of(docs).write(capture(step, f"{step.id} output\n"))
+
+    def convert(own_paragraphs: bool) -> str:
+        md = python_markdown.Markdown(
+            extensions=["meshdemo.site.markdown", *EXTENSIONS, "pymdownx.tabbed"],
+            extension_configs={
+                "meshdemo.site.markdown": {"docs_dir": str(docs), "stylesheet": False},
+                "pymdownx.tabbed": {"alternate_style": True},
+            },
+        )
+        if not own_paragraphs:
+            md.parser.blockprocessors.deregister("meshdemo_paragraph")
+        return md.convert(page)
+
+    html = convert(own_paragraphs=True)
+    assert html == convert(own_paragraphs=False)
+    assert len(runs(tree(html))) == len(steps) == 8
 
 
 def test_a_page_without_steps_is_left_alone(docs: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from meshdemo.captures import WHOLE_TEXT_LINES, Capture, RunRecord
 from meshdemo.drift import OutputChange
@@ -88,6 +89,12 @@ class StepView:
     changed: OutputChange | None = None  # the output differs from the run before
     replay: str | None = None  # in a running replay: "played", "current" or "pending"
     whole_text: str | None = None  # the whole output's text file, relative to the page
+
+    @cached_property
+    def newlines(self) -> int:
+        """Line ends in the captured output: counted once for the block and its link (a pass
+        over a 200 KB output costs a tenth of a millisecond)."""
+        return self.capture.output.count("\n") if self.capture is not None else 0
 
     @property
     def status(self) -> StepStatus | None:
@@ -176,20 +183,52 @@ def _pre(lines: list[str]) -> str:
     return f'<pre class="meshdemo-terminal"><code>{chr(10).join(lines)}</code></pre>'
 
 
-def _output(text: str, *, tail_first: bool, capture_file: str, linked: bool = False) -> str:
+def _embedded(text: str, *, tail_first: bool, newlines: int | None = None) -> tuple[str, int]:
+    """The lines of ``text`` a page embeds, and how many lines it has, trailing blank lines
+    left out; found by searching for line ends, never splitting the whole output into lines
+    (a 200 KB output is thousands of lines, of which a page embeds ``EMBEDDED_LINES``).
+    ``newlines``: ``text.count("\\n")`` when the caller counted them already."""
+    if "\r" in text:  # a search for one character is many times cheaper than replace's
+        text = text.replace("\r\n", "\n")  # as many line ends as before
+    last = len(text.rstrip())  # the last line holding more than white space ends after this
+    if not last:
+        return "", 0
+    end = text.find("\n", last)
+    body = text if end < 0 else text[:end]
+    if newlines is None or end < 0:
+        total = body.count("\n") + 1
+    else:  # the line ends after the body: only white space follows it
+        total = newlines - text.count("\n", end) + 1
+    if total <= EMBEDDED_LINES:
+        return body, total
+    if tail_first:
+        at = len(body)
+        for _ in range(EMBEDDED_LINES):
+            at = body.rfind("\n", 0, at)
+        return body[at + 1 :], total
+    at = -1
+    for _ in range(EMBEDDED_LINES):
+        at = body.find("\n", at + 1)
+    return body[:at], total
+
+
+def _output(
+    text: str,
+    *,
+    tail_first: bool,
+    capture_file: str,
+    linked: bool = False,
+    newlines: int | None = None,
+) -> str:
     """The output as terminal lines; a long one folded, its first (or, failed, last) lines shown.
 
     Only the lines the page embeds are converted: a 200 KB output costs what its first
     ``EMBEDDED_LINES`` cost. ``linked``: the page links the whole output (see
-    :func:`whole_text_line`); else the note says which file holds it.
+    :func:`whole_text_line`); else the note says which file holds it. ``newlines``: as
+    :func:`_embedded` takes it.
     """
-    raw = text.replace("\r\n", "\n").split("\n")
-    while raw and not raw[-1].strip():
-        raw.pop()
-    total = len(raw)
-    if total > EMBEDDED_LINES:
-        raw = raw[-EMBEDDED_LINES:] if tail_first else raw[:EMBEDDED_LINES]
-    lines = ansi.to_html_lines("\n".join(raw))
+    embedded, total = _embedded(text, tail_first=tail_first, newlines=newlines)
+    lines = ansi.to_html_lines(embedded)
     while lines and not lines[-1].strip():  # a last line of escape codes alone
         lines.pop()
     if not lines:
@@ -293,6 +332,7 @@ def step_block(view: StepView) -> str:
             tail_first=status is not None and status.failed,
             capture_file=f"captures/{capture.id}.json",
             linked=view.whole_text is not None,
+            newlines=view.newlines,
         )
     classes = f"meshdemo-run meshdemo-run--{kind}" + (" meshdemo-run--stale" if view.stale else "")
     return (
@@ -310,7 +350,7 @@ def whole_text_lines(view: StepView) -> list[str]:
     capture = view.capture
     if view.whole_text is None or capture is None:
         return []
-    lines = capture.output.count("\n") + (not capture.output.endswith("\n"))
+    lines = view.newlines + (not capture.output.endswith("\n"))
     size = len(capture.output.encode())
     amount = f"{size / 1000:,.0f} kB" if size >= 1000 else f"{size} bytes"
     return [

@@ -23,16 +23,19 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, is_cut
 from meshdemo.drift import EarlierOutputs
 from meshdemo.guide.cache import PageCache
 from meshdemo.guide.pages import read_rendered_page
 from meshdemo.model import Kind
-from meshdemo.replay import ReplayView
 from meshdemo.site import blocks
 from meshdemo.site.blocks import PageSummary, StepView
 from meshdemo.status import StepStatus
+
+if TYPE_CHECKING:
+    from meshdemo.replay import ReplayView
 
 MARKER_PREFIX = "meshdemo-block-"
 
@@ -120,7 +123,11 @@ def place_blocks(
 
     texts = _published(store.directory, docs_dir, page)  # where the page links whole outputs
     earlier = EarlierOutputs.of(run_dir) if run_dir is not None else None
-    replay = ReplayView.active(run_dir) if run_dir is not None and follow_replay else None
+    replay = None
+    if run_dir is not None and follow_replay:  # only `mkdocs serve` follows a replay
+        from meshdemo.replay import ReplayView
+
+        replay = ReplayView.active(run_dir)
     # (first line, end line, replacement): lines[first:end] become the replacement
     edits: list[tuple[int, int, list[str]]] = []
     for step in read.steps:
@@ -137,10 +144,10 @@ def place_blocks(
             changed = earlier.change(capture, step.options.tolerance)
         stale = capture is not None and capture.is_stale(step)
         whole_text = None
-        text_file = store.text_path_for(step.id)
-        cut = capture is not None and state is None and is_cut(capture.output)
-        if texts is not None and cut and text_file.is_file():
-            whole_text = posixpath.join(texts, text_file.name)
+        if texts is not None and capture is not None and state is None and is_cut(capture.output):
+            text_file = store.text_path_for(step.id)
+            if text_file.is_file():
+                whole_text = posixpath.join(texts, text_file.name)
         view = StepView(
             step, capture, stale=stale, changed=changed, replay=state, whole_text=whole_text
         )
