@@ -100,10 +100,11 @@ def output_drift(old: str, new: str, tolerance: float | None) -> list[str]:
 
     from meshdemo.run.normalize import compare, normalize_keeping_numbers
 
-    if compare(old, new, "exact", tolerance).matched:
+    if old == new or compare(old, new, "exact", tolerance).matched:
         return []
-    before = normalize_keeping_numbers(old).strip("\n").splitlines()
-    after = normalize_keeping_numbers(new).strip("\n").splitlines()
+    seen: dict[str, str] = {}
+    before = normalize_keeping_numbers(old, seen).strip("\n").splitlines()
+    after = normalize_keeping_numbers(new, seen).strip("\n").splitlines()
     lines = list(difflib.unified_diff(before, after, "old", "new", n=1, lineterm=""))[2:]
     if len(lines) > MAX_DIFF_LINES:
         more = len(lines) - MAX_DIFF_LINES
@@ -180,6 +181,8 @@ class EarlierOutputs:
     def __init__(self, history: History):
         self.runs = history.runs()  # oldest first
         self._captures: dict[str, dict[str, Capture]] = {}
+        # what change() found, kept with the runs (a rebuild of `mkdocs serve` asks again)
+        self._changes: dict[tuple[str, str | None, str, float | None], OutputChange | None] = {}
 
     @classmethod
     def of(cls, run_dir: Path) -> EarlierOutputs | None:
@@ -209,8 +212,12 @@ class EarlierOutputs:
             before = self._of(run).get(capture.id)
             if before is None:
                 continue
-            diff = output_drift(before.output, capture.output, tolerance)
-            return OutputChange(before, diff) if diff else None
+            # a capture is told by its step and run: the same run wrote the same output
+            key = (capture.id, capture.run_id or capture.started_at, run.run_id, tolerance)
+            if key not in self._changes:
+                diff = output_drift(before.output, capture.output, tolerance)
+                self._changes[key] = OutputChange(before, diff) if diff else None
+            return self._changes[key]
         return None
 
 

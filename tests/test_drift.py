@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from meshdemo import drift
 from meshdemo.captures import Capture, RunRecord
 from meshdemo.drift import Change, EarlierOutputs, Thresholds, output_drift
 from meshdemo.history import History
@@ -234,6 +235,23 @@ def test_a_shown_output_is_compared_with_the_latest_earlier_run_that_has_the_ste
     y = earlier.change(r3.captures()["y"])
     assert y is not None and y.before.run_id == "r1"  # r2 did not run it
     assert earlier.change(r1.captures()["x"]) is None  # nothing before the first run
+
+
+def test_a_rebuild_does_not_compare_the_same_outputs_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = History(tmp_path / "history")
+    _kept(history, "r1", "2026-01-01T10:00:00.000+00:00", {"x": "old\n"})
+    _kept(history, "r2", "2026-01-02T10:00:00.000+00:00", {"x": "new\n"})
+    earlier = EarlierOutputs(history)
+    shown = history.runs()[-1].captures()["x"]
+    compared = []
+    real = drift.output_drift
+    monkeypatch.setattr(drift, "output_drift", lambda *a: compared.append(a) or real(*a))
+    first = earlier.change(shown)
+    again = earlier.change(shown)  # the page built again, the history unchanged
+    assert first is not None and first.diff == ["@@ -1 +1 @@", "-old", "+new"]
+    assert again is first and len(compared) == 1
 
 
 def test_only_the_newest_side_by_side_folders_are_kept(tmp_path: Path) -> None:

@@ -56,6 +56,12 @@ def test_exact() -> None:
     result = compare("a\nb\n", "a\nc\n", "exact")
     assert not result.matched and result.detail == "line 2: expected 'b', got 'c'"
     assert not compare("a\n", "a\nb\n", "exact").matched
+    # blank lines count only inside an output; whitespace-only lines at either end are blank
+    assert compare("a\n\nb", " \t\na\n\nb\n\x0c\n", "exact").matched
+    assert not compare("a\nb", "a\n\nb", "exact").matched
+    # an identical line with a percentage still has its numbers held to the tolerance
+    assert compare("x 50%\ny 1%", "x 50%\ny 2%", "exact", tolerance=1).matched
+    assert not compare("x 50%\ny 1%", "x 50%\ny 9%", "exact", tolerance=1).matched
 
 
 def test_percentages_count_only_with_a_declared_tolerance() -> None:
