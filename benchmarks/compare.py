@@ -22,7 +22,8 @@ Sections (``--only``):
 * ``startup``: ``meshdemo list`` and ``meshdemo run --dry-run`` on the guide itself, cold
   (a fresh copy) and warm (nothing changed since the last load);
 * ``site``: ``mkdocs build`` of generated pages with a real run's captures (200 KB outputs
-  included), with the guide's meshdemo configuration and without it.
+  included) and an earlier run kept (each output is compared with it), with the guide's
+  meshdemo configuration and without it.
 
 Runs go round-robin: every command once per round, in an order that rotates, after an
 untimed warm-up run of each; ratios are taken within a round, then the median over rounds,
@@ -597,13 +598,16 @@ def compare_site(s: Settings, out: Report) -> None:
     }
     config = write_project(s.guide, folder, pages=pages)
     plain = write_project(s.guide, folder, pages=pages, variant="plain", config_name="plain.yml")
-    err.print("[dim]site: a meshdemo run makes the captures (untimed)[/]")
+    err.print("[dim]site: two meshdemo runs make the captures and an earlier run (untimed)[/]")
     captures_run = Timed(
         Job([peers._tool("meshdemo"), "run", "-f", config.name], folder),
         s.scratch / "site" / "run.log",
     )
     try:
+        # twice: pages compare each output with the run before (the state of a project that
+        # ran more than once), which a build with a single kept run never does
         captures_run.run(0)
+        captures_run.run(1)
         problem = check_captures(folder / "docs" / "captures", trivial + work + large)
     except Failed as error:
         problem = str(error)

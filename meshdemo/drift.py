@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from meshdemo.captures import Capture
+from meshdemo.captures import Capture, output_digest
 from meshdemo.history import HISTORY_DIR, History, RecordedRun
 from meshdemo.model import Project
 from meshdemo.status import StepStatus
@@ -181,6 +181,7 @@ class EarlierOutputs:
     def __init__(self, history: History):
         self.runs = history.runs()  # oldest first
         self._captures: dict[str, dict[str, Capture]] = {}
+        self._digest_maps: dict[str, dict[str, str]] = {}
         # what change() found, kept with the runs (a rebuild of `mkdocs serve` asks again)
         self._changes: dict[tuple[str, str | None, str, float | None], OutputChange | None] = {}
 
@@ -202,13 +203,30 @@ class EarlierOutputs:
             self._captures[run.run_id] = run.captures()
         return self._captures[run.run_id]
 
+    def _digests(self, run: RecordedRun) -> dict[str, str]:
+        """step id -> the digest of its captured output, as the run record keeps them."""
+        if run.run_id not in self._digest_maps:
+            self._digest_maps[run.run_id] = {
+                str(entry["id"]): str(entry["output_digest"])
+                for entry in run.record.steps
+                if entry.get("id") and entry.get("output_digest")
+            }
+        return self._digest_maps[run.run_id]
+
     def change(self, capture: Capture, tolerance: float | None = None) -> OutputChange | None:
         """How ``capture``'s output differs from the step's in the latest run before its own."""
         if capture.kind == "screenshot":
             return None
+        digest: str | None = None
         for run in reversed(self.runs):
             if run.run_id == capture.run_id or run.record.started_at >= capture.started_at:
                 continue
+            kept = self._digests(run).get(capture.id)
+            if kept is not None:
+                # the run captured this step: the same output needs none of its captures read
+                digest = digest or output_digest(capture.output)
+                if kept == digest:
+                    return None
             before = self._of(run).get(capture.id)
             if before is None:
                 continue

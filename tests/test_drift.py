@@ -23,8 +23,9 @@ import pytest
 from PIL import Image
 
 from meshdemo import drift
-from meshdemo.captures import Capture, RunRecord
+from meshdemo.captures import Capture, RunRecord, output_digest
 from meshdemo.drift import Change, EarlierOutputs, Thresholds, output_drift
+from meshdemo.errors import MeshdemoError
 from meshdemo.history import History
 from meshdemo.pixels import difference
 
@@ -235,6 +236,24 @@ def test_a_shown_output_is_compared_with_the_latest_earlier_run_that_has_the_ste
     y = earlier.change(r3.captures()["y"])
     assert y is not None and y.before.run_id == "r1"  # r2 did not run it
     assert earlier.change(r1.captures()["x"]) is None  # nothing before the first run
+
+
+def test_an_unchanged_output_is_told_by_its_digest_without_reading_the_earlier_run(
+    tmp_path: Path,
+) -> None:
+    history = History(tmp_path / "history")
+    _kept(history, "r1", "2026-01-01T10:00:00.000+00:00", {"x": "same\n", "y": "old\n"})
+    _kept(history, "r2", "2026-01-02T10:00:00.000+00:00", {"x": "same\n", "y": "new\n"})
+    [r1, r2] = history.runs()
+    record = json.loads((r1.root / "captures" / "run.json").read_text())
+    for entry in record["steps"]:
+        entry["output_digest"] = output_digest({"x": "same\n", "y": "old\n"}[entry["id"]])
+    (r1.root / "captures" / "run.json").write_text(json.dumps(record))
+    (r1.root / "captures" / "steps.jsonl").write_text("{unreadable\n")  # never read for x
+    earlier = EarlierOutputs(history)
+    assert earlier.change(r2.captures()["x"]) is None
+    with pytest.raises(MeshdemoError, match="unreadable capture"):
+        earlier.change(r2.captures()["y"])  # a different digest: the captures are read
 
 
 def test_a_rebuild_does_not_compare_the_same_outputs_again(

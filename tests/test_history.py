@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meshdemo.captures import Capture, CaptureStore, RunRecord
+from meshdemo.captures import Capture, CaptureStore, RunRecord, output_digest
 from meshdemo.errors import ConfigError, MeshdemoError
 from meshdemo.guide.pages import load_project
 from meshdemo.history import History, history_size, keep_run, read_run, resolve
@@ -52,6 +52,9 @@ def test_a_run_is_kept_whole(tmp_path: Path) -> None:
     docs = json.loads((root / "docs" / "captures" / "greet.json").read_text())
     assert vars(captures["greet"]) == docs
     assert captures["greet"].output == "hello books\n"
+    # the record keeps a digest of each captured output (pages compare runs with it)
+    [greet] = [s for s in kept.record.steps if s["id"] == "greet"]
+    assert greet["output_digest"] == output_digest("hello books\n")
     assert captures["greet"].started_at and captures["greet"].duration >= 0
     assert not list((root / ".meshdemo" / "history").glob(".*")), "no staging folder left"
 

@@ -463,6 +463,7 @@ class Runner:
             versions=versions,
             results=results,
             error=self.error,
+            captures=self.captures,
         )
         return result
 
