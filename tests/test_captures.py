@@ -7,6 +7,8 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from meshdemo.captures import (
     Capture,
     CaptureStore,
@@ -104,3 +106,16 @@ def test_an_output_is_cut_from_its_first_line_past_what_a_page_embeds() -> None:
     assert is_cut("".join(lines) + "\n")  # a blank line is a line
     assert is_cut("".join(lines) * 500)
     assert not is_cut("x" * 200_000 + "\n")
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "er" / "step.json"
+    write_atomically(target, b"first\n")  # its folders are made
+    assert target.read_bytes() == b"first\n"
+    blocked = tmp_path / "deep" / "er" / "folder.json"
+    blocked.mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_atomically(blocked, b"second\n")  # renaming onto a folder fails
+    assert sorted(p.name for p in target.parent.iterdir()) == ["folder.json", "step.json"]
+    write_atomically(target, b"x" * 3_000_000)  # large: written whole
+    assert target.stat().st_size == 3_000_000
