@@ -167,7 +167,8 @@ def test_a_two_second_yes_stream_stays_bounded_in_memory_and_on_disk(tmp_path: P
     process = start_meshdemo("run", cwd=guide)
     peak_rss = 0
     while process.poll() is None:
-        with contextlib.suppress(OSError):
+        # (IndexError: the process ended since poll(), and a zombie's status has no VmRSS)
+        with contextlib.suppress(OSError, IndexError):
             status = Path(f"/proc/{process.pid}/status").read_text()
             peak_rss = max(peak_rss, int(status.split("VmRSS:")[1].split()[0]))
         time.sleep(0.05)
