@@ -7,6 +7,8 @@ Shared by the capture store (the text file of a long output) and the site's rend
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ST), other 2-byte escapes.
 _CSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]")
@@ -21,21 +23,28 @@ def strip_escapes(text: str) -> str:
     return _ESC.sub("", _CSI.sub("", _OSC.sub("", text)))
 
 
-def overlay(line: str) -> str:
-    """What a terminal shows for one line that contains carriage returns and backspaces."""
-    shown: list[str] = []
-    column = 0
-    for char in line:
+def type_onto(cells: list[Any], column: int, text: str, cell: Callable[[str], Any] = str) -> int:
+    """Type ``text`` onto a row of ``cells`` from ``column``, as a terminal does: a carriage
+    return goes back to the start, a backspace one cell left, a character overwrites the
+    cell under the cursor (``cell`` makes what is stored of it). The column it ends at."""
+    for char in text:
         if char == "\r":
             column = 0
         elif char == "\b":
             column = max(0, column - 1)
         else:
-            if column < len(shown):
-                shown[column] = char
+            if column < len(cells):
+                cells[column] = cell(char)
             else:
-                shown.append(char)
+                cells.append(cell(char))
             column += 1
+    return column
+
+
+def overlay(line: str) -> str:
+    """What a terminal shows for one line that contains carriage returns and backspaces."""
+    shown: list[str] = []
+    type_onto(shown, 0, line)
     return "".join(shown)
 
 

@@ -15,6 +15,7 @@ erase-line) is replayed cell by cell.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from functools import lru_cache
 
 from meshdemo.terminal import CONTROL as _CONTROL
 from meshdemo.terminal import overlay as _overlay
+from meshdemo.terminal import type_onto
 
 # any escape sequence, in the order a terminal would recognise them
 _ANY_ESCAPE = re.compile(
@@ -161,6 +163,10 @@ def _segments(line: str, style: Style) -> tuple[list[tuple[Style, str]], Style]:
     return runs, style
 
 
+def _styled(style: Style, char: str) -> tuple[Style, str]:
+    return style, char
+
+
 def _replay(line: str, style: Style) -> tuple[list[tuple[Style, str]], Style]:
     """A line that rewrites itself, replayed on a row of cells as a terminal would."""
     cells: list[tuple[Style, str]] = []
@@ -168,17 +174,8 @@ def _replay(line: str, style: Style) -> tuple[list[tuple[Style, str]], Style]:
     position = 0
     for match in [*_ANY_ESCAPE.finditer(line), None]:
         end = match.start() if match is not None else len(line)
-        for char in line[position:end]:
-            if char == "\r":
-                column = 0
-            elif char == "\b":
-                column = max(0, column - 1)
-            else:
-                if column < len(cells):
-                    cells[column] = (style, char)
-                else:
-                    cells.append((style, char))
-                column += 1
+        styled = functools.partial(_styled, style)
+        column = type_onto(cells, column, line[position:end], styled)
         if match is None:
             break
         sequence = match.group()
