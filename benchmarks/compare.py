@@ -223,7 +223,18 @@ class Report:
         self.targets.append((what, measured, goal, verdict))
 
 
-def machine() -> dict[str, str]:
+def measured_checkout() -> Path:
+    """The meshdemo the measured commands import (PYTHONPATH may name another checkout)."""
+    where = subprocess.run(
+        [sys.executable, "-c", "import meshdemo; print(meshdemo.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return Path(where).parent.parent if where else REPO
+
+
+def machine(checkout: Path) -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -233,15 +244,6 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     bash = subprocess.run(["bash", "--version"], capture_output=True, text=True, check=False)
-    # the meshdemo the measured commands import (PYTHONPATH may name another checkout)
-    where = subprocess.run(
-        [sys.executable, "-c", "import meshdemo; print(meshdemo.__file__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    checkout = Path(where).parent.parent if where else REPO
-    compile_bytecode(checkout)
     commit = subprocess.run(
         ["git", "-C", str(checkout), "describe", "--always", "--dirty"],
         capture_output=True,
@@ -736,8 +738,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = args.only or SECTIONS
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     out = Report(console, args.markdown)
+    checkout = measured_checkout()
+    compile_bytecode(checkout)
     scratch = Path(tempfile.mkdtemp(prefix="meshdemo-bench-"))
-    info = machine()
+    info = machine(checkout)
     info["file creation"] = file_creation(scratch)
     out.data["machine"] = info
     rows = [[key, value] for key, value in info.items()]

@@ -277,6 +277,9 @@ def _finder(trigger: str) -> re.Pattern[str]:
     return re.compile(trigger)
 
 
+ABSENT = -1  # (in ``seen``) a trigger not in the text
+
+
 def _line_spans(
     lowered: str, triggers: tuple[str, ...], seen: dict[str, int]
 ) -> list[tuple[int, int]]:
@@ -304,9 +307,6 @@ def _line_spans(
         end = lowered.find("\n", start)
         spans.append((start, len(lowered) if end == -1 else end))
     return spans
-
-
-ABSENT = -1  # (in ``seen``) a trigger not in the text
 
 
 def _triggered(rule: Rule, lowered: str, seen: dict[str, int]) -> bool:
