@@ -215,14 +215,12 @@ class CaptureStore:
     """Reads and writes the captures of one project (``docs_dir/captures``).
 
     ``atomic=False`` writes files in place: for a folder nobody reads until it is complete
-    and renamed into place whole (the run history's staging folder). ``texts=False``: no
-    text file of a long output (only the site's store publishes them).
+    and renamed into place whole (the run history's staging folder).
     """
 
-    def __init__(self, directory: Path, *, atomic: bool = True, texts: bool = True):
+    def __init__(self, directory: Path, *, atomic: bool = True):
         self.directory = Path(directory)
         self.atomic = atomic
-        self.texts = texts
 
     def _put(self, path: Path, data: bytes) -> None:
         (write_atomically if self.atomic else write_in_place)(path, data)
@@ -244,14 +242,13 @@ class CaptureStore:
     def write(self, capture: Capture, encoded: bytes | None = None) -> Path:
         """Write ``capture`` (``encoded``: its :func:`encode_capture`, when already made)."""
         path = self.path_for(capture.id)
-        if self.texts:
-            text = self.text_path_for(capture.id)
-            if is_cut(capture.output):
-                # before the capture: a page that reads the new capture finds its text too
-                self._put(text, clean(capture.output).encode())
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(text)
+        text = self.text_path_for(capture.id)
+        if is_cut(capture.output):
+            # before the capture: a page that reads the new capture finds its text too
+            self._put(text, clean(capture.output).encode())
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(text)
         self._put(path, encode_capture(capture) if encoded is None else encoded)
         return path
 

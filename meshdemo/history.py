@@ -169,7 +169,7 @@ class History:
         staging = Path(tempfile.mkdtemp(prefix=f".{record.run_id}.", dir=self.directory))
         try:
             # files written in place: the staging folder is renamed into place whole
-            store = CaptureStore(staging / CAPTURES, atomic=False, texts=False)
+            store = CaptureStore(staging / CAPTURES, atomic=False)
             lines = []
             for capture in captures:
                 done = (encoded or {}).get(capture.id)
