@@ -7,6 +7,14 @@ site publishes so the whole output is one click away. Files are only ever replac
 (write to a temporary file in the same folder, then ``os.replace``), so a reader such as
 ``mkdocs serve`` never sees half a file, and a run that stops early leaves the captures of
 the steps it never reached as they were.
+
+A rerun rewrites only the captures whose content changed. What differs between two runs of a
+step even when it printed the same (:data:`RUN_FIELDS`: when it ran, how long, in which run)
+is written last in its file; a capture that differs from its file only there is left as it
+is, and ``times.json`` (:data:`TIMES_FILE`) records those fields for each step of the runs
+that ran it. A reader takes the newer of the two. So a rerun that changes nothing rewrites
+two files (``run.json``, ``times.json``) instead of one a step, and the captures a commit
+shows are the outputs that changed.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +32,13 @@ from meshdemo.model import Step
 from meshdemo.terminal import clean
 
 RUN_FILE = "run.json"
+TIMES_FILE = "times.json"  # each step's RUN_FIELDS in the latest run that ran it
+STORE_FILES = frozenset({RUN_FILE, TIMES_FILE})  # the store's own files: no step's capture
 # ids no step may take: their capture file would be one of the store's own files
-RESERVED_IDS = frozenset({RUN_FILE.removesuffix(".json")})
+RESERVED_IDS = frozenset(name.removesuffix(".json") for name in STORE_FILES)
+# a capture's fields that change from run to run even when its step printed the same: last
+# in its file, and what times.json holds
+RUN_FIELDS = ("started_at", "duration", "run_id")
 FORMAT = 1
 # A page embeds an output up to this many lines (a failure's last ones); a longer output is
 # also written as plain text next to its capture, and the page links it.
@@ -44,8 +58,8 @@ class Capture:
     command_hash: str
     status: str
     exit_status: int | None
-    started_at: str  # ISO 8601, UTC
-    duration: float  # seconds
+    started_at: str = ""  # ISO 8601, UTC
+    duration: float = 0.0  # seconds
     output: str = ""
     attempts: int = 1
     note: str | None = None  # e.g. "stopped after 15 s, as asked (stream)"
@@ -191,9 +205,52 @@ def output_digest(output: str) -> str:
 
 
 def encode_capture(capture: Capture) -> bytes:
-    """The content of ``capture``'s file."""
+    """The content of ``capture``'s file: its :data:`RUN_FIELDS` last (see :func:`same_content`)."""
     # a capture's fields are plain values: no deep copy (asdict) is needed to dump them
-    return _dump_flat(dict(vars(capture)))
+    fields = dict(vars(capture))
+    run = {name: fields.pop(name) for name in RUN_FIELDS}
+    return _dump_flat(fields | run)
+
+
+_RUN_PART = f'\n  "{RUN_FIELDS[0]}": '.encode()  # where a capture file's RUN_FIELDS begin
+
+
+def same_content(old: bytes, new: bytes) -> bool:
+    """Do two capture files (:func:`encode_capture`) differ at most in their RUN_FIELDS?
+
+    ``new`` is what this run encoded; ``old`` what the file holds, which must be the same up to
+    its run fields, and then hold those fields and nothing else.
+    """
+    cut = new.rfind(_RUN_PART)
+    if cut < 0 or old[:cut] != new[:cut] or old[cut : cut + len(_RUN_PART)] != _RUN_PART:
+        return False
+    try:
+        rest = json.loads(b"{" + old[cut:])
+    except ValueError:
+        return False
+    return isinstance(rest, dict) and list(rest) == list(RUN_FIELDS)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    """A file's bytes, or None when it cannot be read (plain system calls: see
+    :func:`write_atomically`)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def run_fields(capture: Capture) -> dict[str, Any]:
+    return {name: getattr(capture, name) for name in RUN_FIELDS}
 
 
 def as_line(encoded: bytes) -> bytes:
@@ -221,6 +278,7 @@ class CaptureStore:
     def __init__(self, directory: Path, *, atomic: bool = True):
         self.directory = Path(directory)
         self.atomic = atomic
+        self._times: dict[str, dict[str, Any]] | None = None  # times.json, once read
 
     def _put(self, path: Path, data: bytes) -> None:
         (write_atomically if self.atomic else write_in_place)(path, data)
@@ -235,22 +293,68 @@ class CaptureStore:
     def read(self, step_id: str) -> Capture | None:
         path = self.path_for(step_id)
         try:
-            return Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            capture = Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return None
+        return self._timed(capture)
 
     def write(self, capture: Capture, encoded: bytes | None = None) -> Path:
-        """Write ``capture`` (``encoded``: its :func:`encode_capture`, when already made)."""
+        """Write ``capture`` (``encoded``: its :func:`encode_capture`, when already made),
+        unless its file differs from it only in its RUN_FIELDS (:meth:`write_times` then
+        records those)."""
         path = self.path_for(capture.id)
         text = self.text_path_for(capture.id)
         if is_cut(capture.output):
             # before the capture: a page that reads the new capture finds its text too
-            self._put(text, clean(capture.output).encode())
+            self._put_changed(text, clean(capture.output).encode())
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(text)
-        self._put(path, encode_capture(capture) if encoded is None else encoded)
+        data = encode_capture(capture) if encoded is None else encoded
+        old = _read_bytes(os.fspath(path))
+        if old is None or not same_content(old, data):
+            self._put(path, data)
         return path
+
+    def _put_changed(self, path: Path, data: bytes) -> None:
+        if _read_bytes(os.fspath(path)) != data:
+            self._put(path, data)
+
+    # -- times.json ------------------------------------------------------------------------------
+
+    def times(self) -> dict[str, dict[str, Any]]:
+        """step id -> its RUN_FIELDS in the latest run that ran it (times.json; {} without)."""
+        if self._times is None:
+            try:
+                data = json.loads((self.directory / TIMES_FILE).read_text(encoding="utf-8"))
+                steps = data.get("steps") if isinstance(data, dict) else None
+                self._times = steps if isinstance(steps, dict) else {}
+            except FileNotFoundError:
+                self._times = {}
+        return self._times
+
+    def _timed(self, capture: Capture) -> Capture:
+        """``capture`` with the RUN_FIELDS of times.json, when those are newer than its own."""
+        entry = self.times().get(capture.id)
+        if isinstance(entry, dict) and str(entry.get("started_at") or "") > capture.started_at:
+            for name in RUN_FIELDS:
+                if name in entry:
+                    setattr(capture, name, entry[name])
+        return capture
+
+    def write_times(self, captures: Iterable[Capture]) -> None:
+        """Record the RUN_FIELDS of a run's ``captures`` in times.json, with those of earlier
+        runs for the other steps that still have a capture."""
+        steps = dict(self.times())
+        steps.update((capture.id, run_fields(capture)) for capture in captures)
+        with contextlib.suppress(OSError):
+            names = set(os.listdir(self.directory))
+            steps = {key: value for key, value in steps.items() if f"{key}.json" in names}
+        encode = _ENCODER.encode
+        lines = ",\n".join(f"    {encode(key)}: {encode(steps[key])}" for key in sorted(steps))
+        body = f'{{\n  "format": {FORMAT},\n  "steps": {{\n{lines}\n  }}\n}}\n'
+        self._put_changed(self.directory / TIMES_FILE, body.encode())
+        self._times = steps
 
     def read_run(self) -> RunRecord | None:
         try:
@@ -269,8 +373,8 @@ class CaptureStore:
             return {}
         found = {}
         for path in sorted(self.directory.glob("*.json")):
-            if path.name == RUN_FILE:
+            if path.name in STORE_FILES:
                 continue
             capture = Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
-            found[capture.id] = capture
+            found[capture.id] = self._timed(capture)
         return found

@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 
 from meshdemo.captures import (
+    RUN_FIELDS,
+    TIMES_FILE,
     Capture,
     CaptureStore,
     _dump,
     as_line,
     encode_capture,
+    same_content,
     sync_to_disk,
     write_atomically,
 )
@@ -37,12 +40,114 @@ def capture(**fields: object) -> Capture:
     return Capture(**{**base, **fields})  # type: ignore[arg-type]
 
 
-def test_a_capture_file_is_what_json_dumps_would_write(tmp_path: Path) -> None:
+def test_a_capture_file_is_what_json_dumps_would_write_its_run_fields_last(
+    tmp_path: Path,
+) -> None:
     store = CaptureStore(tmp_path / "captures")
     for written in (capture(), capture(note="a note", exit_status=None, output="")):
         path = store.write(written)
-        assert path.read_bytes() == _dump(asdict(written))
+        fields = asdict(written)
+        run = {name: fields.pop(name) for name in RUN_FIELDS}
+        assert path.read_bytes() == _dump(fields | run)
         assert store.read("greet") == written
+
+
+def test_a_rerun_that_printed_the_same_leaves_the_file_and_records_its_times(
+    tmp_path: Path,
+) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    first = capture(run_id="run-1")
+    path = store.write(first)
+    store.write_times([first])
+    before = path.stat()
+    again = capture(run_id="run-2", started_at="2026-01-02T00:00:00.000+00:00", duration=9.5)
+    store.write(again)
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert json.loads(path.read_text())["run_id"] == "run-1"  # the file is as it was
+    store.write_times([again])
+    # any reader, a new store included, sees the times of the run that ran it last
+    for reader in (store, CaptureStore(tmp_path / "captures")):
+        assert reader.read("greet") == again
+        assert reader.all() == {"greet": again}
+    times = json.loads((tmp_path / "captures" / TIMES_FILE).read_text())
+    assert times["steps"] == {"greet": {name: getattr(again, name) for name in RUN_FIELDS}}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"output": "hello again\n"},
+        {"status": "failed", "exit_status": 1},
+        {"line": 11},
+        {"note": "a note"},
+    ],
+)
+def test_a_rerun_that_changed_anything_else_rewrites_the_file(tmp_path: Path, change: dict) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    store.write(capture(run_id="run-1"))
+    changed = capture(run_id="run-2", started_at="2026-01-02T00:00:00.000+00:00", **change)
+    path = store.write(changed)
+    assert Capture.from_dict(json.loads(path.read_text())) == changed
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b'\n  "started_at": "x",\n  "duration": 1,\n  "run_id": "r",\n  "extra": 1\n}\n',
+        b'\n  "started_at": "x",\n  "duration": 1\n}\n',
+        b'\n  "started_at": "x", not json',
+    ],
+)
+def test_a_file_with_more_or_less_than_the_run_fields_after_the_content_is_rewritten(
+    tmp_path: Path, tail: bytes
+) -> None:
+    new = encode_capture(capture())
+    head = new[: new.rfind(b'\n  "started_at": ')]
+    assert not same_content(head + tail, new)
+    store = CaptureStore(tmp_path / "captures")
+    path = store.path_for("greet")
+    path.parent.mkdir()
+    path.write_bytes(head + tail)
+    store.write(capture())
+    assert path.read_bytes() == new
+
+
+def test_times_newer_than_a_capture_file_win_older_ones_do_not(tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    old = capture(run_id="run-1")
+    store.write_times([old])
+    # a run killed before it recorded its times rewrote this capture: the file is newer
+    newer = capture(run_id="run-2", output="new\n", started_at="2026-01-03T00:00:00.000+00:00")
+    store.write(newer)
+    assert CaptureStore(tmp_path / "captures").read("greet") == newer
+
+
+def test_times_keep_earlier_runs_steps_and_forget_removed_ones(tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    kept, removed = capture(id="kept", run_id="run-1"), capture(id="removed", run_id="run-1")
+    for each in (kept, removed):
+        store.write(each)
+    store.write_times([kept, removed])
+    store.path_for("removed").unlink()
+    later = capture(id="later", run_id="run-2", started_at="2026-01-02T00:00:00.000+00:00")
+    store.write(later)
+    store.write_times([later])  # a run of one step (--from later)
+    times = json.loads((tmp_path / "captures" / TIMES_FILE).read_text())["steps"]
+    assert sorted(times) == ["kept", "later"]
+    assert times["kept"]["run_id"] == "run-1" and times["later"]["run_id"] == "run-2"
+
+
+def test_a_long_output_text_file_is_rewritten_only_when_it_changed(tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    long_output = "".join(f"line {n}\n" for n in range(1, 301))
+    store.write(capture(output=long_output))
+    text = store.text_path_for("greet")
+    before = text.stat()
+    store.write(capture(output=long_output, run_id="run-2"))
+    assert (text.stat().st_ino, text.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    store.write(capture(output=long_output + "one more\n"))
+    assert text.read_text().endswith("one more\n")
 
 
 def test_files_are_replaced_whole_with_their_mode(tmp_path: Path) -> None:

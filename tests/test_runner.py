@@ -80,6 +80,36 @@ def test_state_crosses_pages_and_captures_are_written(tmp_path: Path) -> None:
     assert record.status == StepStatus.PASSED
 
 
+def test_a_rerun_rewrites_only_the_captures_whose_output_changed(tmp_path: Path) -> None:
+    (tmp_path / "counter").write_text("0")
+    steps = [
+        make_step("same", "echo the same every time"),
+        make_step("grows", "n=$(( $(cat counter) + 1 )); echo $n > counter; echo run $n"),
+    ]
+    first, store = run(tmp_path, steps)
+    files = {step.id: store.path_for(step.id) for step in steps}
+    before = {step_id: path.stat() for step_id, path in files.items()}
+    time.sleep(0.01)  # a rewritten file would show a later modification time
+    second, store = run(tmp_path, steps)
+    assert first.passed and second.passed
+    after = {step_id: path.stat() for step_id, path in files.items()}
+    assert (after["same"].st_ino, after["same"].st_mtime_ns) == (
+        before["same"].st_ino,
+        before["same"].st_mtime_ns,
+    )
+    assert after["grows"].st_ino != before["grows"].st_ino
+    for step_id in files:  # whatever was rewritten, a reader sees this run's times
+        capture = store.read(step_id)
+        assert capture is not None and capture.run_id == second.run_id
+    grows = store.read("grows")
+    assert grows is not None and grows.output == "run 2\n"
+    # a run of one step keeps the times of the others
+    third, store = run(tmp_path, steps[1:])
+    assert third.passed
+    same = store.read("same")
+    assert same is not None and same.run_id == second.run_id
+
+
 def test_first_failure_stops_the_run_and_keeps_unreached_captures(tmp_path: Path) -> None:
     steps = [
         make_step("ok", "echo fine"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshdemo.captures import RUN_FILE, TEXT_SUFFIX, Capture, CaptureStore
+from meshdemo.captures import STORE_FILES, TEXT_SUFFIX, Capture, CaptureStore
 from meshdemo.errors import display_path
 from meshdemo.model import Kind, Project, Step
 
@@ -153,7 +153,7 @@ def stale_captures(project: Project, store: CaptureStore) -> list[Problem]:
         if text.stem not in steps:  # a long output's text, left by a removed step
             problems.append(orphan(text, text.stem))
     for path in sorted(store.directory.glob("*.json")):
-        if path.name == RUN_FILE:
+        if path.name in STORE_FILES:
             continue
         shown = display_path(path)
         try:

@@ -409,6 +409,8 @@ class Runner:
             with deferred_signals():
                 try:
                     if self.capture:
+                        # the times of the captures left as they were (same content)
+                        self.store.write_times(self.captures.values())
                         self.store.write_run(result.record)
                     keep_run(
                         self.project,

@@ -22,7 +22,7 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from meshdemo.captures import RUN_FILE, TEXT_SUFFIX, CaptureStore
+from meshdemo.captures import STORE_FILES, TEXT_SUFFIX, CaptureStore
 from meshdemo.model import RUN_DIR
 from meshdemo.site import markdown as extension
 
@@ -106,8 +106,10 @@ def on_post_build(config: Any) -> None:
     except OSError:
         return
     for name in sorted(names):
+        if name in STORE_FILES:
+            continue
         stem, suffix = os.path.splitext(name)
-        if suffix in (".json", TEXT_SUFFIX) and stem and name != RUN_FILE and stem not in ids:
+        if suffix in (".json", TEXT_SUFFIX) and stem and stem not in ids:
             log.info(
                 "%s/%s: no step has the id %r any more (renamed or removed?): delete the file",
                 store.directory.name,
