@@ -41,6 +41,7 @@ def test_a_passing_run_captures_every_step(project: Path) -> None:
         "maybe-fail.json",
         "python-sees-kubeconfig.json",
         "run.json",
+        "times.json",
     ]
     greet = json.loads((captures / "greet.json").read_text())
     assert greet["output"] == "hello books\n"
@@ -78,7 +79,7 @@ def test_selection_by_from_to_and_only(project: Path) -> None:
     assert done.returncode == 0, done.stdout
     captures = project / "docs" / "captures"
     names = sorted(p.name for p in captures.glob("*.json"))
-    assert names == ["after.json", "maybe-fail.json", "run.json"]
+    assert names == ["after.json", "maybe-fail.json", "run.json", "times.json"]
     # --from resumes with the shell state of the last run: greet needs DEMO_NAME from setup
     assert meshdemo(project).returncode == 0
     resumed = meshdemo(project, "--from", "greet", "--to", "greet")
