@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ class Job:
     cwd: Path
     check: Callable[[], str | None] | None = None  # a problem, or None
     env: dict[str, str] = field(default_factory=dict)
+    before: Callable[[int], None] | None = None  # untimed, before each run (its round)
 
 
 def _tool(name: str) -> str:
@@ -196,7 +198,19 @@ def _meshdemo(folder: Path, steps: Sequence[Step], guide: Path) -> Job:
     return Job(argv, folder, check=lambda: check_captures(folder / "docs" / "captures", steps))
 
 
+def _meshdemo_new(folder: Path, steps: Sequence[Step], guide: Path) -> Job:
+    """meshdemo on a copy of the guide that has no captures yet: every capture file is
+    created (a rerun, as above, leaves those whose content did not change)."""
+    job = _meshdemo(folder, steps, guide)
+    captures = folder / "docs" / "captures"
+    job.before = lambda _round: shutil.rmtree(captures, ignore_errors=True)
+    return job
+
+
 MESHDEMO = Peer("meshdemo", "meshdemo run (CLI, captures on)", "meshdemo", _meshdemo)
+MESHDEMO_NEW = Peer(
+    "meshdemo-new", "meshdemo run, every capture new (first run)", "meshdemo", _meshdemo_new
+)
 PEERS: tuple[Peer, ...] = (
     Peer("floor", "bash script.sh (floor)", None, _script),
     Peer("prysk", "prysk (one shell)", "prysk", _prysk),
@@ -210,5 +224,6 @@ PEERS: tuple[Peer, ...] = (
         _pytest_markdown_docs,
     ),
     Peer("markdown-exec", "markdown-exec (mkdocs build)", "markdown_exec", _markdown_exec),
+    MESHDEMO_NEW,
     MESHDEMO,
 )

@@ -7,10 +7,11 @@ How a step runs (see the notes on bash job control this builds on):
       \\builtin trap 'ABORT-TEST' USR1; \\builtin jobs >/dev/null 2>&1;
       \\builtin source STEPFILE </dev/null >OUTFIFO 2>&1; \\builtin printf '%s %s\\n' MARKER "$?"
 
-  The shell is sent ``\\builtin source CONTROLFILE`` on its standard input (the *control
-  pipe*): bash reads a pipe a byte at a time, a file whole, so the line it reads byte by byte
-  is kept short. ``return`` (a step's own, or its abort's) leaves the innermost file sourced,
-  the step's, and the control goes on to print the marker.
+  The shell is sent ``\\builtin . CONTROLFILE`` (``.`` is ``source``) on its standard input
+  (the *control pipe*): bash reads a pipe a byte at a time, a file whole, so the line it reads
+  byte by byte is kept short, and names the same control file for every step (bash has read
+  it whole before the step's marker comes). ``return`` (a step's own, or its abort's) leaves
+  the innermost file sourced, the step's, and the control goes on to print the marker.
 
   ``source`` keeps the state a step sets (variables, functions, ``cd``, ``PATH``) for the next
   one; ``</dev/null`` gives a command that reads standard input an immediate end of file instead
@@ -221,6 +222,10 @@ class BashSession:
             os.makedirs(folder, exist_ok=True)
         folders = {**self._dirs, "abort": str(self.workdir)}
         self._quoted_dirs = {sub: shlex.quote(f"{folder}/") for sub, folder in folders.items()}
+        # the control of the step running now: one file, rewritten for each step (bash has
+        # read it whole before the step's marker comes); `.` is `source`, in fewer bytes
+        self._control = str(self.workdir / "control")
+        self._source_control = f"{_builtin('.')} {shlex.quote(self._control)}\n"
         self._state_file = self.workdir / "state.sh"
         self._state_file.unlink(missing_ok=True)
         if state is not None and Path(state).is_file():
@@ -532,7 +537,7 @@ class BashSession:
         quoted = self._quoted_dirs  # the folders, quoted once; stems need no quoting
         trap = shlex.quote(f"[[ -e {quoted['abort']}abort-{seq} ]] && {_builtin('return 124')}")
         self._write_file(
-            f"{self._dirs['steps']}/{stem}.run",
+            self._control,
             # `jobs` first, output discarded: it consumes bash's reports of jobs that ended
             # since the last step ("[1]+  Terminated  sleep 60"), which bash would otherwise
             # print into this step's output
@@ -541,9 +546,9 @@ class BashSession:
             f" >{quoted['out']}{stem} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
         )
         # bash reads a command from a pipe a byte at a time (so that it never takes input
-        # meant for the commands it starts): a short line to source the step's control file,
-        # which it reads whole, instead of the control itself, saves it ~300 reads a step
-        self._send(f"{_builtin('source')} {quoted['steps']}{stem}.run\n")
+        # meant for the commands it starts): a short line to source the control file, which
+        # it reads whole, instead of the control itself, saves it ~300 reads a step
+        self._send(self._source_control)
         outcome = Outcome.EXITED
         self._running = seq
         shell_ended = False
