@@ -220,6 +220,8 @@ class EarlierOutputs:
         digest: str | None = None
         for run in reversed(self.runs):
             if run.run_id == capture.run_id or run.record.started_at >= capture.started_at:
+                if run.run_id == capture.run_id:  # the run that took it knows its digest
+                    digest = self._digests(run).get(capture.id)
                 continue
             kept = self._digests(run).get(capture.id)
             if kept is not None:

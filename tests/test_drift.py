@@ -283,3 +283,26 @@ def test_only_the_newest_side_by_side_folders_are_kept(tmp_path: Path) -> None:
     _prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir())[0] == "run02..next"
     assert len(list(tmp_path.iterdir())) == KEEP_DIFFS
+
+
+def test_the_digest_of_a_shown_output_comes_from_the_run_that_took_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = History(tmp_path / "history")
+    _kept(history, "r1", "2026-01-01T10:00:00.000+00:00", {"x": "same\n", "y": "old\n"})
+    _kept(history, "r2", "2026-01-02T10:00:00.000+00:00", {"x": "same\n", "y": "new\n"})
+    for run in history.runs():  # each record keeps its digests, as a run writes them
+        path = run.root / "captures" / "run.json"
+        record = json.loads(path.read_text())
+        outputs = {c.id: c.output for c in run.captures().values()}
+        for entry in record["steps"]:
+            entry["output_digest"] = output_digest(outputs[entry["id"]])
+        path.write_text(json.dumps(record))
+    earlier = EarlierOutputs(history)
+    hashed = []
+    monkeypatch.setattr(drift, "output_digest", lambda text: hashed.append(text) or "")
+    shown = history.runs()[-1].captures()
+    assert earlier.change(shown["x"]) is None  # r2's record: the same digest as r1's
+    changed = earlier.change(shown["y"])
+    assert changed is not None and changed.before.output == "old\n"
+    assert hashed == []  # no shown output was hashed again
