@@ -23,8 +23,9 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,13 @@ def _dump_flat(fields: dict[str, Any]) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
+# capture files as last decoded, by path, with what their stat said then: `mkdocs serve`
+# rebuilds every page after each save, and decoding 10 MB of captures again would cost ~25 ms
+# (a file is replaced whole, never changed in place: a new stat means a new file)
+_READ: dict[str, tuple[tuple[int, int, int], Capture]] = {}
+_SETTLED_NS = 2_000_000_000
+
+
 class CaptureStore:
     """Reads and writes the captures of one project (``docs_dir/captures``).
 
@@ -291,11 +299,22 @@ class CaptureStore:
         return self.directory / f"{step_id}{TEXT_SUFFIX}"
 
     def read(self, step_id: str) -> Capture | None:
-        path = self.path_for(step_id)
+        path = os.fspath(self.path_for(step_id))
         try:
-            capture = Capture.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            stat = os.stat(path)
         except FileNotFoundError:
             return None
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        known = _READ.get(path)
+        if known is not None and known[0] == key:
+            capture = replace(known[1])  # a copy: readers may change it (its times)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                capture = Capture.from_dict(json.loads(handle.read()))
+            # kept only once its modification time is safely past: a file written in place
+            # within the clock's resolution of that time could keep its size and stat
+            if stat.st_mtime_ns < time.time_ns() - _SETTLED_NS:
+                _READ[path] = (key, replace(capture))
         return self._timed(capture)
 
     def write(self, capture: Capture, encoded: bytes | None = None) -> Path:

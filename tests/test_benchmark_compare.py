@@ -62,5 +62,6 @@ def test_compare_runs_every_section_at_a_tiny_size(tmp_path: Path) -> None:
     assert figures["trivial"][MESHDEMO.name]["per_step"] is not None
     assert len(figures["list"]["warm"]) == 1
     assert figures["site"]["ratio"] > 0 and figures["site"]["first_ratio"] > 0
+    assert figures["site"]["serve_ratio"] > 0
     verdicts = {target: verdict for target, _, _, verdict in figures["targets"]}
     assert verdicts["1 \N{MULTIPLICATION SIGN} 1 KB: secrets masked in every capture"] == "met"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -224,3 +225,26 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path: P
     assert sorted(p.name for p in target.parent.iterdir()) == ["folder.json", "step.json"]
     write_atomically(target, b"x" * 3_000_000)  # large: written whole
     assert target.stat().st_size == 3_000_000
+
+
+def test_a_settled_capture_is_decoded_once_and_a_new_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    path = store.write(capture())
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    decoded = []
+    real = Capture.from_dict
+    monkeypatch.setattr(Capture, "from_dict", lambda data: decoded.append(1) or real(data))
+    first, again = store.read("greet"), CaptureStore(tmp_path / "captures").read("greet")
+    assert first == again == capture() and first is not again
+    assert len(decoded) == 1  # a `mkdocs serve` rebuild does not decode it again
+    first.output = "changed by a reader"
+    assert store.read("greet") == capture()  # each reader gets its own copy
+    store.write(capture(output="new\n"))  # replaced: another file
+    assert store.read("greet").output == "new\n" and len(decoded) == 2
+    # written in place just now, with the same size: never taken from what was read before
+    path.write_text(path.read_text().replace('"new', '"wen'))
+    assert store.read("greet").output == "wen\n"
+    assert store.read("greet").output == "wen\n" and len(decoded) == 4
