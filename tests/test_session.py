@@ -281,3 +281,53 @@ def test_a_deadline_before_the_step_began_still_times_it_out(session: BashSessio
     assert outcomes == [Outcome.TIMED_OUT] * 4
     assert time.monotonic() - began < 8  # four aborts, none waiting out the shell's grace
     assert session.run("echo alive", timeout=5).output.strip() == "alive"
+
+
+def test_quick_steps_poll_for_their_end_and_a_slow_one_does_not_keep_polling(
+    session: BashSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshdemo.run import session as module
+
+    monkeypatch.setattr(module, "_SPARE_CPU", True)
+    polled: list[float] = []
+    real = session._read_marker
+
+    def read_marker(*args: object, **kwargs: object) -> str | None:
+        polled.append(float(args[4]) if len(args) > 4 else 0.0)  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session, "_read_marker", read_marker)
+    ticks: list[float] = []
+    outputs = [session.run(f"echo {n}").output for n in range(3)]
+    slow = session.run("sleep 0.6; echo slow", tick=lambda: ticks.append(time.monotonic()))
+    after = session.run("echo after")
+    assert outputs == ["0\n", "1\n", "2\n"] and slow.output == "slow\n"
+    assert after.output == "after\n"
+    # every step polls after a quick one (the first too); the step after a slow one sleeps
+    assert polled == [module.SPIN] * 4 + [0.0]
+    assert len(ticks) >= 2  # a slow step still reports its progress while it runs
+    monkeypatch.setattr(module, "_SPARE_CPU", False)  # one CPU: bash needs it, never poll
+    session.run("true")
+    session.run("true")
+    assert polled[-2:] == [0.0, 0.0]
+
+
+def test_output_read_before_the_shell_opens_its_fifo_is_not_taken_for_its_end(
+    tmp_path: Path,
+) -> None:
+    from meshdemo.run.session import StepOutput
+
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    output = StepOutput(str(fifo))
+    output.drain()  # read before the shell has started the step: nothing yet, not the end
+    assert not output.eof
+    writer = os.open(fifo, os.O_WRONLY)
+    os.write(writer, b"printed late\n")
+    os.close(writer)
+    output.drain()
+    assert not output.eof  # the step has not ended yet (no marker): more may come
+    output.release()
+    output.drain()
+    assert output.eof and output.tail.text() == "printed late\n"
+    os.close(output.fd)

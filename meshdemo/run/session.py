@@ -84,6 +84,13 @@ ABORT_RETRY = 0.1  # seconds between two rounds of an abort (USR1, then the step
 TICK = 0.25  # seconds between ``tick`` calls while a step runs
 TRIM_EVERY = 1.0  # seconds between trims of the background steps' logs
 READ_SIZE = 1 << 16
+# After sending a step, while steps end this fast, its end is awaited by polling for up to
+# SPIN seconds before sleeping in select: waking a process on an idle CPU of a virtual machine
+# takes tens of microseconds, a good part of a trivial step. Only with another CPU free for
+# bash: on one CPU, polling would hold it while bash waits for it.
+SPIN = 0.0002
+QUICK_STEP = 0.002  # seconds: a step that ended within this lets the next one poll
+_SPARE_CPU = len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else False
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")  # what a step's file name may not hold
 _READONLY = re.compile(r"^declare -([A-Za-z]*)r([A-Za-z]*) ", re.MULTILINE)
 
@@ -142,10 +149,15 @@ class StepOutput:
     :data:`DRAIN_EVERY` seconds and when the step ends. Once a read finds the pipe half full,
     the output is read as soon as it comes (``eager``): a step that prints without end is
     slowed to the pace at which we keep its tail, never blocked.
+
+    Until the step has ended (:meth:`release`) this process holds a write end of the FIFO too:
+    a read of a FIFO that no writer has opened yet says end of file, and the shell opens it
+    only when it starts the step, after the first reads may have come.
     """
 
     def __init__(self, path: str):
         self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.keeper: int | None = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.tail = OutputTail()
         try:
             import fcntl
@@ -173,6 +185,13 @@ class StepOutput:
             got += len(chunk)
         if got * 2 >= self.capacity:
             self.eager = True
+
+    def release(self) -> None:
+        """The step has ended: from now on, the end of file is the last writer's."""
+        if self.keeper is not None:
+            os.close(self.keeper)
+            self.keeper = None
+
 
 
 def _builtin(words: str) -> str:
@@ -215,6 +234,7 @@ class BashSession:
         self._last_trim = 0.0
         self.pinned = tuple(pinned)
         self._running: int | None = None  # the sequence number of the step running now
+        self._quick = True  # the last step ended within QUICK_STEP (see SPIN)
         self.subreaper = hold_subreaper(id(self))
         self._children_before = {p.pid for p in processes().values() if p.ppid == os.getpid()}
         self._dirs = {sub: str(self.workdir / sub) for sub in ("steps", "out", "logs")}
@@ -409,15 +429,18 @@ class BashSession:
         deadline: float | None,
         tick: Callable[[], None] | None = None,
         output: StepOutput | None = None,
+        spin: float = 0.0,
     ) -> str | None:
         """The value after ``marker`` on the shell's stdout; None at its end of file.
 
         TimeoutError at ``deadline``. Meanwhile the step's ``output`` is read (see
         :class:`StepOutput`), the FIFOs of ended steps are drained, background logs trimmed.
+        ``spin``: seconds to poll for the shell's answer before the first sleep (see SPIN).
         """
         assert self._proc and self._proc.stdout
         fd = self._proc.stdout.fileno()
         token = f"{marker} ".encode()
+        poll_until = time.monotonic() + spin if spin else 0.0
         while True:
             start = self._buffer.find(token)
             if start != -1:
@@ -445,11 +468,11 @@ class BashSession:
                     watched.append(output.fd)
                 else:
                     wait = DRAIN_EVERY if wait is None else min(wait, DRAIN_EVERY)
-            ready, _, _ = select.select(watched, [], [], wait)
+            ready, _, _ = select.select(watched, [], [], 0 if now < poll_until else wait)
             if output is not None and (not output.eager or output.fd in ready):
                 output.drain()
             if not ready:
-                if tick is not None:
+                if tick is not None and now >= poll_until:
                     tick()
                 continue
             for ready_fd in ready:
@@ -476,6 +499,7 @@ class BashSession:
     def _finish_output(self, output: StepOutput) -> None:
         """After the step: what is left in its FIFO; the FIFO is kept drained while a process
         the step started still holds it."""
+        output.release()
         output.drain()
         if output.eof:
             os.close(output.fd)
@@ -552,8 +576,9 @@ class BashSession:
         outcome = Outcome.EXITED
         self._running = seq
         shell_ended = False
+        spin = SPIN if self._quick and _SPARE_CPU else 0.0
         try:
-            value = self._read_marker(marker, deadline, tick, output)
+            value = self._read_marker(marker, deadline, tick, output, spin)
             if value is None:
                 outcome, shell_ended = Outcome.SHELL_EXITED, True
                 if not self._wait_shell(deadline, output):
@@ -563,6 +588,12 @@ class BashSession:
             outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
             value = self._abort(seq, marker, since, tick, output)
             shell_ended = value is None
+        except BaseException:
+            # Ctrl-C, an error of ours: the read end stays open until the session closes (a
+            # shell writing into a FIFO nobody reads would die of SIGPIPE before saving state)
+            output.release()
+            self._strays.append(output.fd)
+            raise
         finally:
             # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
             with contextlib.suppress(OSError):
@@ -570,6 +601,7 @@ class BashSession:
         self._running = None
         self._finish_output(output)
         duration = time.monotonic() - begin
+        self._quick = duration < QUICK_STEP
         status: int | None
         if shell_ended:
             status = self._shell_status()
