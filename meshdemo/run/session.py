@@ -468,11 +468,12 @@ class BashSession:
                     watched.append(output.fd)
                 else:
                     wait = DRAIN_EVERY if wait is None else min(wait, DRAIN_EVERY)
-            ready, _, _ = select.select(watched, [], [], 0 if now < poll_until else wait)
-            if output is not None and (not output.eager or output.fd in ready):
-                output.drain()
+            polling = now < poll_until
+            ready, _, _ = select.select(watched, [], [], 0 if polling else wait)
+            if output is not None and (output.fd in ready or not (output.eager or polling)):
+                output.drain()  # (while polling, what the step printed waits for its end)
             if not ready:
-                if tick is not None and now >= poll_until:
+                if tick is not None and not polling:
                     tick()
                 continue
             for ready_fd in ready:
