@@ -396,6 +396,23 @@ def compare_shape(shape: str, title: str, sizes: Sequence[int], s: Settings, out
     _shape_targets(shape, s, sizes, jobs, mesh, out)
 
 
+def _ratio_targets(
+    out: Report, runs: list[tuple[str, str, Timed]], peer: Timed | None, what: str, goal: float
+) -> None:
+    """A target for each of meshdemo's ``runs`` (label, peer name, timings): its time over
+    ``peer``'s at most ``goal``; ``what`` names it, its ``{}`` the run's label."""
+    if peer is None or peer.failure:
+        return
+    for label, _name, timed in runs:
+        ratio = paired(timed, peer)
+        out.target(
+            what.format(label),
+            times(ratio),
+            f"≤ {goal:.2f}{X}",
+            ratio is not None and ratio <= goal,
+        )
+
+
 def _shape_targets(
     shape: str, s: Settings, sizes: Sequence[int], jobs: dict[str, Timed], mesh: Timed, out: Report
 ) -> None:
@@ -414,16 +431,9 @@ def _shape_targets(
     if first is not None and not first.failure:
         runs.append((", first run", MESHDEMO_NEW.name, first))
     if shape == "trivial":
-        prysk = jobs.get(f"prysk@{big}")
+        peer = jobs.get(f"prysk@{big}")
+        _ratio_targets(out, runs, peer, f"{big} trivial steps{{}}: meshdemo run ÷ prysk", 1.0)
         for label, name, timed in runs:
-            if prysk is not None and not prysk.failure:
-                ratio = paired(timed, prysk)
-                out.target(
-                    f"{big} trivial steps{label}: meshdemo run ÷ prysk",
-                    times(ratio),
-                    f"≤ 1.00{X}",
-                    ratio is not None and ratio <= 1.0,
-                )
             if len(sizes) > 1 and f"{name}@{sizes[0]}" in jobs:
                 per_step = slope(jobs[f"{name}@{sizes[0]}"], timed, big - sizes[0])
                 out.target(
@@ -440,16 +450,9 @@ def _shape_targets(
             lines <= big + 40,
         )
     if shape == "large":
-        bash_c = jobs.get(f"bash-c@{big}")
-        for label, _name, timed in runs:
-            if bash_c is not None and not bash_c.failure:
-                ratio = paired(timed, bash_c)
-                out.target(
-                    f"{big} {X} {s.large_kb} KB{label}: meshdemo run ÷ bash -c per step",
-                    times(ratio),
-                    f"≤ 1.50{X}",
-                    ratio is not None and ratio <= 1.5,
-                )
+        peer = jobs.get(f"bash-c@{big}")
+        what = f"{big} {X} {s.large_kb} KB{{}}: meshdemo run ÷ bash -c per step"
+        _ratio_targets(out, runs, peer, what, 1.5)
         out.target(
             f"{big} {X} {s.large_kb} KB: secrets masked in every capture",
             "yes (checked)",
