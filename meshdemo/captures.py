@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,9 @@ class RunRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = False) -> None:
+def write_atomically(
+    path: str | Path, data: bytes, *, mode: int = 0o644, sync: bool = False
+) -> None:
     """Replace ``path`` whole, or not at all; the file gets ``mode`` (captures are project
     files: readable by all, as git would check them out).
 
@@ -261,11 +264,28 @@ def as_line(encoded: bytes) -> bytes:
     return encoded.replace(b"\n", b"") + b"\n"
 
 
+_HEADS: dict[str, str] = {}  # '  "key": ', once a key
+
+
 def _dump_flat(fields: dict[str, Any]) -> bytes:
     """``_dump`` of a dict of plain values, byte for byte, a few times faster: each value is
-    encoded by json's C encoder (which ``indent`` turns off for the whole document)."""
+    encoded by json's C encoder (which ``indent`` turns off for the whole document); strings,
+    whole numbers and None, most of a capture, without the encoder's dispatch."""
     encode = _ENCODER.encode
-    lines = [f"  {encode(key)}: {encode(value)}" for key, value in fields.items()]
+    lines = []
+    for key, value in fields.items():
+        head = _HEADS.get(key)
+        if head is None:
+            head = _HEADS[key] = f"  {encode_basestring(key)}: "
+        kind = value.__class__
+        if kind is str:
+            lines.append(head + encode_basestring(value))
+        elif value is None:
+            lines.append(head + "null")
+        elif kind is int:
+            lines.append(head + int.__repr__(value))
+        else:
+            lines.append(head + encode(value))
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
@@ -288,8 +308,11 @@ class CaptureStore:
         self.atomic = atomic
         self._times: dict[str, dict[str, Any]] | None = None  # times.json, once read
 
-    def _put(self, path: Path, data: bytes) -> None:
-        (write_atomically if self.atomic else write_in_place)(path, data)
+    def _put(self, path: str | Path, data: bytes) -> None:
+        if self.atomic:
+            write_atomically(path, data)
+        else:
+            write_in_place(Path(path), data)
 
     def path_for(self, step_id: str) -> Path:
         return self.directory / f"{step_id}.json"
@@ -322,7 +345,8 @@ class CaptureStore:
         unless its file differs from it only in its RUN_FIELDS (:meth:`write_times` then
         records those)."""
         path = self.path_for(capture.id)
-        text = self.text_path_for(capture.id)
+        target = os.fspath(path)  # plain strings below: a capture a step, as cheap as can be
+        text = target.removesuffix(".json") + TEXT_SUFFIX
         if is_cut(capture.output):
             # before the capture: a page that reads the new capture finds its text too
             self._put_changed(text, clean(capture.output).encode())
@@ -330,12 +354,12 @@ class CaptureStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(text)
         data = encode_capture(capture) if encoded is None else encoded
-        old = _read_bytes(os.fspath(path))
+        old = _read_bytes(target)
         if old is None or not same_content(old, data):
-            self._put(path, data)
+            self._put(target, data)
         return path
 
-    def _put_changed(self, path: Path, data: bytes) -> None:
+    def _put_changed(self, path: str | Path, data: bytes) -> None:
         if _read_bytes(os.fspath(path)) != data:
             self._put(path, data)
 

@@ -16,6 +16,7 @@ from meshdemo.captures import (
     Capture,
     CaptureStore,
     _dump,
+    _dump_flat,
     as_line,
     encode_capture,
     same_content,
@@ -248,3 +249,22 @@ def test_a_settled_capture_is_decoded_once_and_a_new_file_again(
     path.write_text(path.read_text().replace('"new', '"wen'))
     assert store.read("greet").output == "wen\n"
     assert store.read("greet").output == "wen\n" and len(decoded) == 4
+
+
+def test_the_fast_dump_is_json_dumps_byte_for_byte_for_every_kind_of_plain_value() -> None:
+    values = {
+        "text": 'quote " backslash \\ tab \t ☃ \x1b[1m \u2028 end\n',
+        "empty": "",
+        "whole": 3,
+        "negative": -124,
+        "large": 2**70,
+        "none": None,
+        "yes": True,
+        "no": False,
+        "float": 0.1 + 0.2,
+        "tiny": 1e-7,
+    }
+    assert _dump_flat(values) == json.dumps(values, indent=2, ensure_ascii=False).encode() + b"\n"
+    # a list (a screenshot's masked regions) is written on its line, and reads back the same
+    nested = {"masks": [[1.5, 2.0, 30.25, 4.0]], "more": {"a": [1, "b"]}}
+    assert json.loads(_dump_flat(nested)) == nested
