@@ -307,6 +307,7 @@ class CaptureStore:
         self.directory = Path(directory)
         self.atomic = atomic
         self._times: dict[str, dict[str, Any]] | None = None  # times.json, once read
+        self.times_problem: str | None = None  # what was wrong with times.json, if anything
 
     def _put(self, path: str | Path, data: bytes) -> None:
         if self.atomic:
@@ -368,18 +369,27 @@ class CaptureStore:
     def times(self) -> dict[str, dict[str, Any]]:
         """step id -> its RUN_FIELDS in the latest run that ran it (times.json; {} without)."""
         if self._times is None:
+            path = self.directory / TIMES_FILE
+            self._times = {}
             try:
-                data = json.loads((self.directory / TIMES_FILE).read_text(encoding="utf-8"))
-                steps = data.get("steps") if isinstance(data, dict) else None
-                self._times = steps if isinstance(steps, dict) else {}
+                data = json.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
-                self._times = {}
+                return self._times
+            except (OSError, ValueError) as error:
+                # the captures' own times are shown instead: said, never fatal
+                self.times_problem = f"unreadable {path}: {error}"
+                return self._times
+            steps = data.get("steps") if isinstance(data, dict) else None
+            if isinstance(steps, dict):
+                self._times = {k: v for k, v in steps.items() if isinstance(v, dict)}
+            else:
+                self.times_problem = f"unreadable {path}: no mapping of steps to their times"
         return self._times
 
     def _timed(self, capture: Capture) -> Capture:
         """``capture`` with the RUN_FIELDS of times.json, when those are newer than its own."""
         entry = self.times().get(capture.id)
-        if isinstance(entry, dict) and str(entry.get("started_at") or "") > capture.started_at:
+        if entry is not None and str(entry.get("started_at") or "") > capture.started_at:
             for name in RUN_FIELDS:
                 if name in entry:
                     setattr(capture, name, entry[name])

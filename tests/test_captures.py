@@ -268,3 +268,16 @@ def test_the_fast_dump_is_json_dumps_byte_for_byte_for_every_kind_of_plain_value
     # a list (a screenshot's masked regions) is written on its line, and reads back the same
     nested = {"masks": [[1.5, 2.0, 30.25, 4.0]], "more": {"a": [1, "b"]}}
     assert json.loads(_dump_flat(nested)) == nested
+
+
+def test_an_unreadable_times_file_is_said_and_the_next_run_writes_it_anew(tmp_path: Path) -> None:
+    store = CaptureStore(tmp_path / "captures")
+    store.write(capture())
+    (tmp_path / "captures" / TIMES_FILE).write_text('{"steps": ')
+    assert store.read("greet") == capture()  # its own times
+    assert store.times_problem is not None and TIMES_FILE in store.times_problem
+    later = capture(run_id="run-2", started_at="2026-01-02T00:00:00.000+00:00")
+    store.write_times([later])
+    assert json.loads((tmp_path / "captures" / TIMES_FILE).read_text())["steps"]["greet"] == {
+        name: getattr(later, name) for name in RUN_FIELDS
+    }

@@ -292,6 +292,28 @@ def test_output_cannot_inject_html_or_break_out_of_its_block(docs: Path) -> None
     assert list(root)[-1].text == "After."
 
 
+def test_a_page_shows_the_times_of_the_last_run_and_says_when_times_json_is_unreadable(
+    docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = "# Page\n\n``` { .bash #greet }\necho hello\n```\n"
+    step = steps_of(page, docs)["greet"]
+    store = store_of(docs)
+    store.write(capture(step, "hello\n"))
+    # a later run printed the same: the file stays, times.json has that run's time
+    store.write_times(
+        [capture(step, "hello\n", started_at="2026-11-27T09:00:00.000+00:00", duration=9.9)]
+    )
+    (run,) = runs(tree(render(page, docs)))
+    assert text(run.find("p")) == "✔ passed · exit 0 · 9.9 s"
+    (store.directory / "times.json").write_text("{not json")
+    with caplog.at_level(logging.INFO, logger="mkdocs.plugins.meshdemo"):
+        (run,) = runs(tree(render(page, docs)))
+    assert text(run.find("p")) == "✔ passed · exit 0 · 3.2 s"  # the capture's own time
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "unreadable" in warnings[0] and "times.json" in warnings[0]
+    assert "the captures' own times are shown" in warnings[0]
+
+
 def test_a_changed_command_is_marked_stale_and_warned_about(
     docs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

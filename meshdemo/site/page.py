@@ -176,6 +176,9 @@ def place_blocks(
         notice = blocks.banner(placed.summary, _read_run(store, placed.findings))
         if notice:
             edits.append((top, top, ["", marker(notice), ""]))
+    if store.times_problem:
+        message = f"{store.times_problem}; the captures' own times are shown"
+        placed.findings.append(Finding(1, message, warning=True))
     for first, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[first:end] = replacement
     return placed
