@@ -193,7 +193,6 @@ class StepOutput:
             self.keeper = None
 
 
-
 def _builtin(words: str) -> str:
     return f"\\builtin {words}"
 
