@@ -95,6 +95,7 @@ BAD_FENCES = [
     ("{ .bash }", "this bash step has no id"),
     ("{ .python }", "this python step has no id"),
     ("{ .bash #run }", "id #run is reserved"),
+    ("{ .bash #times }", "id #times is reserved"),
     ("{ .bash #" + "a" * 65 + " }", "65 characters; an id has at most 64"),
     ("{ .bash #" + "a" * 300 + " }", "300 characters; an id has at most 64"),
     ("{ .text .expected }", "must follow a step"),
