@@ -219,9 +219,10 @@ class EarlierOutputs:
             return None
         digest: str | None = None
         for run in reversed(self.runs):
-            if run.run_id == capture.run_id or run.record.started_at >= capture.started_at:
-                if run.run_id == capture.run_id:  # the run that took it knows its digest
-                    digest = self._digests(run).get(capture.id)
+            if run.run_id == capture.run_id:  # the run that took it knows its digest
+                digest = self._digests(run).get(capture.id)
+                continue
+            if run.record.started_at >= capture.started_at:
                 continue
             kept = self._digests(run).get(capture.id)
             if kept is not None:
