@@ -99,15 +99,14 @@ class Timed:
 
     job: Job
     log: Path
-    before: Callable[[int], None] | None = None  # untimed, before each run (its round)
     times: list[float] = field(default_factory=list)
     failure: str | None = None
     # the command prints the seconds to keep as its last line (it times a part of itself)
     reports_time: bool = False
 
     def run(self, round_number: int) -> float:
-        if self.before is not None:
-            self.before(round_number)
+        if self.job.before is not None:
+            self.job.before(round_number)
         env = {**os.environ, **self.job.env}
         with self.log.open("wb") as out:
             begin = time.perf_counter()
@@ -352,7 +351,7 @@ def compare_shape(shape: str, title: str, sizes: Sequence[int], s: Settings, out
             folder = s.scratch / shape / f"{peer.name}-{size}"
             folder.mkdir(parents=True)
             job = peer.prepare(folder, _shape_steps(shape, s, size), s.guide)
-            jobs[f"{peer.name}@{size}"] = Timed(job, folder / "bench.log", before=job.before)
+            jobs[f"{peer.name}@{size}"] = Timed(job, folder / "bench.log")
     round_robin(jobs, s.rounds, shape)
     big = sizes[-1]
     mesh = jobs.get(f"{MESHDEMO.name}@{big}")
@@ -504,10 +503,12 @@ def compare_list(s: Settings, out: Report) -> None:
         template = s.scratch / "list" / f"template-{size}"
         config = write_project(s.guide, template, pages=list_pages(s, size * s.list_pages))
         run_dir = s.scratch / "list" / f"cold-{size}"
-        job = Job([peers._tool("meshdemo"), "list", "-f", config.name], run_dir)
-        jobs[f"cold@{size}"] = Timed(
-            job, s.scratch / "list" / f"cold-{size}.log", _cold(template, run_dir, "list")
+        job = Job(
+            [peers._tool("meshdemo"), "list", "-f", config.name],
+            run_dir,
+            before=_cold(template, run_dir, "list"),
         )
+        jobs[f"cold@{size}"] = Timed(job, s.scratch / "list" / f"cold-{size}.log")
     big = sizes[-1]
     warm = Job([peers._tool("meshdemo"), "list", "-f", "mkdocs.yml"], s.scratch / "list" / "warm")
     shutil.copytree(s.scratch / "list" / f"template-{big}", warm.cwd)
@@ -585,9 +586,8 @@ def compare_startup(s: Settings, out: Report) -> None:
         warm_dir = s.scratch / "startup" / f"warm-{slug}"
         shutil.copytree(template, warm_dir)
         jobs[f"meshdemo {name}, cold"] = Timed(
-            Job(argv, cold_dir),
+            Job(argv, cold_dir, before=_cold(template, cold_dir, slug)),
             s.scratch / "startup" / f"cold-{slug}.log",
-            _cold(template, cold_dir, slug),
         )
         jobs[f"meshdemo {name}, warm"] = Timed(
             Job(argv, warm_dir), s.scratch / "startup" / f"warm-{slug}.log"
