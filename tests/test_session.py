@@ -331,3 +331,19 @@ def test_output_read_before_the_shell_opens_its_fifo_is_not_taken_for_its_end(
     output.drain()
     assert output.eof and output.tail.text() == "printed late\n"
     os.close(output.fd)
+
+
+
+@pytest.mark.parametrize("monitor", ["", "set -m; "], ids=["plain", "job-control"])
+def test_a_background_job_that_ends_between_steps_is_not_reported_in_a_later_step(
+    session: BashSession, tmp_path: Path, monitor: str
+) -> None:
+    # with job control on, bash reports a job killed by a signal ("[1]+  Terminated  sleep 60")
+    assert session.run("echo before").output == "before\n"
+    pid_file = tmp_path / "job.pid"
+    assert session.run(f"{monitor}sleep 60 & echo $! > {pid_file}").status == 0
+    wait_for_files(pid_file)
+    os.kill(read_pids(pid_file)[0], 15)
+    time.sleep(0.2)
+    assert session.run("echo after").output == "after\n"
+    assert session.run("echo again").output == "again\n"

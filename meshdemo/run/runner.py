@@ -143,8 +143,9 @@ class Runner:
             # the step files, outputs and logs of the previous run go: they are not history
             shutil.rmtree(self.run_dir / "session", ignore_errors=True)
             shutil.rmtree(self.run_dir / FAILED_RUN_DIR, ignore_errors=True)
-            # in memory when possible: a step's files live for one step (see scratch_dir)
-            self.workdir = scratch_dir(f"meshdemo-{self.run_id}-") or self.run_dir / "session"
+            # in memory when possible: a step's files live for one step (see scratch_dir); a
+            # short name: bash reads the path of the session's control a byte at a time
+            self.workdir = scratch_dir("meshdemo-") or self.run_dir / "session"
             self.ownership.update(scratch=self.workdir)
             state = self.state_file if self.resume and self.state_file.is_file() else None
             self.session_restored = state is not None
