@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from meshdemo.run import masking
 from meshdemo.run.masking import MASK, RULES, apply_rule, mask
 
 RULES_BY_NAME = {rule.name: rule for rule in RULES}
@@ -219,6 +220,22 @@ ORDINARY = {
 @pytest.mark.parametrize("text", ORDINARY.values(), ids=ORDINARY.keys())
 def test_ordinary_output_is_untouched(text: str) -> None:
     assert mask(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *(case.text for case in CASES.values() if not RULES_BY_NAME[case.rule].cut_only),
+        *ORDINARY.values(),
+    ],
+)
+def test_a_short_text_is_masked_as_a_long_one_would_be(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a short text is first searched for all triggers at once; the rule by rule way is the same
+    quick = mask(text)
+    monkeypatch.setattr(masking, "SHORT_TEXT", -1)
+    assert mask(text) == quick
 
 
 def test_masking_long_output_stays_cheap() -> None:
