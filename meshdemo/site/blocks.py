@@ -96,8 +96,9 @@ class StepView:
         over a 200 KB output costs a tenth of a millisecond)."""
         return self.capture.output.count("\n") if self.capture is not None else 0
 
-    @property
+    @cached_property
     def status(self) -> StepStatus | None:
+        """(read a few times a block: worked out once)"""
         if self.capture is None:
             return None
         try:
