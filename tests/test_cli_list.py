@@ -132,3 +132,16 @@ def test_a_second_list_reads_the_project_cache_not_mkdocs(tmp_path: Path) -> Non
     assert first_report == {"status": 0, "loaded": ["jinja2", "markdown_it", "mkdocs"]}
     assert second_report == {"status": 0, "loaded": []}
     assert second == first and first.count("\n") == 11
+
+
+def test_reading_steps_leaves_the_pages_markdown_extensions_to_the_build(tmp_path: Path) -> None:
+    # MkDocs validates markdown_extensions by making a Markdown instance with all of them
+    # (Material's emoji index alone costs tens of milliseconds); steps are read without them
+    project = _many_steps(tmp_path / "exts", 2)
+    config = project / "mkdocs.yml"
+    config.write_text(config.read_text() + "markdown_extensions:\n  - no_such_extension_here\n")
+    result = run("-m", "meshdemo", "list", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["step-0", "step-1"]
+    build = run("-m", "mkdocs", "build", "-q", "-d", str(tmp_path / "site"), cwd=project)
+    assert build.returncode != 0 and "no_such_extension_here" in build.stderr
