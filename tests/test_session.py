@@ -347,3 +347,17 @@ def test_a_background_job_that_ends_between_steps_is_not_reported_in_a_later_ste
     time.sleep(0.2)
     assert session.run("echo after").output == "after\n"
     assert session.run("echo again").output == "again\n"
+
+
+def test_a_step_prints_into_the_last_steps_fifo_only_when_no_process_holds_it(
+    session: BashSession,
+) -> None:
+    where = "readlink /proc/$BASHPID/fd/1"
+    first = session.run(where).output
+    assert first.startswith("/") and session.run(where).output == first  # reused
+    assert session.run("(sleep 0.5; echo late) &").status == 0  # it holds that FIFO
+    third = session.run(where).output
+    assert third != first  # a new FIFO: the late output cannot reach this step
+    time.sleep(0.8)
+    assert session.run("echo next").output == "next\n"
+    assert "late" not in third

@@ -156,17 +156,30 @@ class StepOutput:
     """
 
     def __init__(self, path: str):
+        self.path = path
         self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        self.keeper: int | None = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        self.tail = OutputTail()
         try:
             import fcntl
 
             self.capacity = fcntl.fcntl(self.fd, F_SETPIPE_SZ, PIPE_CAPACITY)
         except OSError:
             self.capacity = 0
+        self.keeper: int | None = None
+        self.begin()
+
+    def begin(self) -> None:
+        """Ready for a step: a new tail, and a write end held until the step ends. Also for
+        the FIFO of an earlier step that no process holds any more (:attr:`idle`), which the
+        next step reuses: a FIFO a step costs a handful of file-system calls."""
+        self.keeper = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.tail = OutputTail()
         self.eager = self.capacity < PIPE_CAPACITY
         self.eof = False
+
+    @property
+    def idle(self) -> bool:
+        """Read to its end and held by no process: nothing can write into it any more."""
+        return self.eof and self.keeper is None
 
     def drain(self) -> None:
         """Read what the pipe holds now (never waits)."""
@@ -195,6 +208,11 @@ class StepOutput:
 
 def _builtin(words: str) -> str:
     return f"\\builtin {words}"
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 class BashSession:
@@ -230,6 +248,7 @@ class BashSession:
         self.backgrounds: dict[int, Path] = {}  # pgid -> log of running background steps
         self._background_tails: dict[int, OutputTail] = {}  # pgid -> what trimming kept
         self._strays: list[int] = []  # FIFOs of ended steps still held by a process they left
+        self._idle_output: StepOutput | None = None  # the last step's FIFO, for the next one
         self._last_trim = 0.0
         self.pinned = tuple(pinned)
         self._running: int | None = None  # the sequence number of the step running now
@@ -347,6 +366,7 @@ class BashSession:
                 self._stop_shell()
                 self.kill_leftovers()
             finally:
+                self._close_idle_output()
                 for fd in self._strays:
                     with contextlib.suppress(OSError):
                         os.close(fd)
@@ -499,14 +519,33 @@ class BashSession:
         os.close(fd)
 
     def _finish_output(self, output: StepOutput) -> None:
-        """After the step: what is left in its FIFO; the FIFO is kept drained while a process
-        the step started still holds it."""
+        """After the step: what is left in its FIFO. A FIFO that no process holds any more
+        serves the next step; one that a process the step started still holds is kept
+        drained, and the next step gets a new one."""
         output.release()
         output.drain()
-        if output.eof:
-            os.close(output.fd)
+        if output.idle:
+            self._idle_output = output
         else:
             self._strays.append(output.fd)
+            _unlink(output.path)
+
+    def _output_for(self, stem: str) -> StepOutput:
+        """The FIFO the next step prints into: the last one when it is idle, else a new one."""
+        output, self._idle_output = self._idle_output, None
+        if output is not None:
+            output.begin()
+            return output
+        path = f"{self._dirs['out']}/{stem}"
+        os.mkfifo(path, 0o600)
+        return StepOutput(path)
+
+    def _close_idle_output(self) -> None:
+        output, self._idle_output = self._idle_output, None
+        if output is not None:
+            with contextlib.suppress(OSError):
+                os.close(output.fd)
+            _unlink(output.path)
 
     # -- running steps ------------------------------------------------------------------------
 
@@ -550,9 +589,7 @@ class BashSession:
             self.start()
         seq, stem = self._new_stem(name)
         step_file = self._write_step(stem, command)
-        fifo = f"{self._dirs['out']}/{stem}"
-        os.mkfifo(fifo, 0o600)
-        output = StepOutput(fifo)
+        output = self._output_for(stem)
         started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         wall_start = time.time()
         since = boot_ticks()
@@ -571,7 +608,7 @@ class BashSession:
             f"{_builtin(f'trap {trap} USR1')};"
             f" {_builtin('test')} -z \"${{!-}}\" || {_builtin('jobs')} >/dev/null 2>&1;"
             f" {_builtin('source')} {quoted['steps']}{stem}.sh </dev/null"
-            f" >{quoted['out']}{stem} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
+            f" >{shlex.quote(output.path)} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
         )
         # bash reads a command from a pipe a byte at a time (so that it never takes input
         # meant for the commands it starts): a short line to source the control file, which
@@ -595,13 +632,11 @@ class BashSession:
         except BaseException:
             # Ctrl-C, an error of ours: the read end stays open until the session closes (a
             # shell writing into a FIFO nobody reads would die of SIGPIPE before saving state)
+            # (_running stays set for _stop_shell)
             output.release()
             self._strays.append(output.fd)
+            _unlink(output.path)
             raise
-        finally:
-            # (an exception such as KeyboardInterrupt leaves _running set for _stop_shell)
-            with contextlib.suppress(OSError):
-                os.unlink(fifo)
         self._running = None
         self._finish_output(output)
         duration = time.monotonic() - begin
