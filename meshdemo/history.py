@@ -124,6 +124,20 @@ def read_run(root: Path, label: str | None = None) -> RecordedRun:
     return RecordedRun(Path(root), record, label or record.run_id)
 
 
+def _second(folder: Path) -> str:
+    """The second a kept run started, from its folder's name (its run id)."""
+    return folder.name.split("-", 1)[0]
+
+
+def _started(folder: Path) -> tuple[str, str]:
+    """When a kept run started, as its record says (an unreadable one: first, to go first)."""
+    try:
+        record = read_run(folder).record
+    except MeshdemoError:
+        return ("", folder.name)
+    return (record.started_at, record.run_id)
+
+
 class History:
     """The kept runs of one project, oldest first."""
 
@@ -192,12 +206,34 @@ class History:
         return read_run(target)
 
     def prune(self) -> list[Path]:
-        """Remove the oldest runs beyond ``size``, unreadable ones, and what a stopped keep left."""
+        """Remove the oldest runs beyond ``size``, those without a record, and what a stopped
+        keep left.
+
+        Oldest by folder name: a run's id starts with the second it started. Only runs that
+        started in the second where the cut falls are ordered by their records (reading every
+        kept run's record, a line a step, took milliseconds at the end of every run).
+        """
         if not self.directory.is_dir():
             return []
-        kept = [run.root for run in self.runs()]
-        doomed = [p for p in self.directory.iterdir() if p.is_dir() and p not in kept]
-        doomed += kept[: max(0, len(kept) - self.size)]
+        runs: list[Path] = []
+        doomed: list[Path] = []
+        for folder in self.directory.iterdir():
+            if not folder.is_dir():
+                continue
+            if folder.name.startswith(".") or not (folder / CAPTURES / RUN_FILE).is_file():
+                doomed.append(folder)  # a stopped keep's staging folder, or no record
+            else:
+                runs.append(folder)
+        runs.sort(key=lambda folder: folder.name)
+        excess = len(runs) - self.size
+        if 0 < excess < len(runs) and _second(runs[excess - 1]) == _second(runs[excess]):
+            # a run that goes and one that stays started in the same second: their records
+            # say which started first
+            cut = _second(runs[excess])
+            tied = [index for index, folder in enumerate(runs) if _second(folder) == cut]
+            group = sorted((runs[index] for index in tied), key=_started)
+            runs[tied[0] : tied[-1] + 1] = group
+        doomed += runs[: max(0, excess)]
         for folder in doomed:
             shutil.rmtree(folder, ignore_errors=True)
         return doomed

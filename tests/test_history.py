@@ -12,7 +12,7 @@ import pytest
 from meshdemo.captures import Capture, CaptureStore, RunRecord, output_digest
 from meshdemo.errors import ConfigError, MeshdemoError
 from meshdemo.guide.pages import load_project
-from meshdemo.history import History, history_size, keep_run, read_run, resolve
+from meshdemo.history import CAPTURES, History, history_size, keep_run, read_run, resolve
 from meshdemo.model import Project
 from meshdemo.run.options import RunOptions
 from meshdemo.run.runner import Runner
@@ -179,3 +179,31 @@ def test_a_run_that_cannot_be_kept_leaves_the_history_as_it_was(
     assert "could not keep run r2: [Errno 28] No space left on device" in caplog.text
     history = root / ".meshdemo" / "history"
     assert sorted(p.name for p in history.iterdir()) == [first]
+
+
+def _kept(history: Path, run_id: str, started_at: str) -> Path:
+    root = history / run_id
+    CaptureStore(root / CAPTURES).write_run(RunRecord(run_id, started_at, status="passed"))
+    return root
+
+
+def test_pruning_keeps_the_newest_runs_even_within_one_second(tmp_path: Path) -> None:
+    history = tmp_path / "history"
+    old = _kept(history, "20261127T100000Z-ffffff", "2026-11-27T10:00:00.100+00:00")
+    # two runs in one second: the id of the later one sorts first
+    earlier = _kept(history, "20261127T100005Z-bbbbbb", "2026-11-27T10:00:05.100+00:00")
+    later = _kept(history, "20261127T100005Z-aaaaaa", "2026-11-27T10:00:05.900+00:00")
+    newest = _kept(history, "20261127T100009Z-cccccc", "2026-11-27T10:00:09.000+00:00")
+    staging = history / ".20261127T100010Z-dddddd.x1"
+    staging.mkdir()
+    unrecorded = history / "20261127T100011Z-eeeeee"
+    unrecorded.mkdir()
+
+    doomed = History(history, size=2).prune()
+    assert sorted(doomed) == sorted([old, earlier, staging, unrecorded])
+    assert [run.root for run in History(history).runs()] == [later, newest]
+
+    # the cut between the two runs of that second, the other way round
+    _kept(history, "20261127T100005Z-bbbbbb", "2026-11-27T10:00:05.100+00:00")
+    assert History(history, size=3).prune() == []
+    assert History(history, size=2).prune() == [history / "20261127T100005Z-bbbbbb"]
