@@ -1,6 +1,6 @@
 # meshdemo: two commands set everything up on a fresh machine.
 #   make serve   the guide on http://$(ADDR) (live reload)
-#   make test    ruff + the whole test suite (JUnit report in build/junit.xml)
+#   make test    ruff (lint, format) + the whole test suite (JUnit report in build/junit.xml)
 #   make demo    the live demo: the whole guide against a local kind cluster (Docker, kind, kubectl)
 
 PYTHON ?= python3
@@ -54,6 +54,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	@mkdir -p build
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest --junitxml=build/junit.xml
 
 demo: $(STAMP)

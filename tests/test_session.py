@@ -333,7 +333,6 @@ def test_output_read_before_the_shell_opens_its_fifo_is_not_taken_for_its_end(
     os.close(output.fd)
 
 
-
 @pytest.mark.parametrize("monitor", ["", "set -m; "], ids=["plain", "job-control"])
 def test_a_background_job_that_ends_between_steps_is_not_reported_in_a_later_step(
     session: BashSession, tmp_path: Path, monitor: str

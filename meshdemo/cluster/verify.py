@@ -55,8 +55,9 @@ def kubeconfig() -> str:
     value = os.environ.get("KUBECONFIG", "")
     paths = [p for p in value.split(os.pathsep) if p]
     if not paths:
-        _unavailable("KUBECONFIG is not set (run the guide with `meshdemo run` or "
-                     "`pytest --meshdemo`)")
+        _unavailable(
+            "KUBECONFIG is not set (run the guide with `meshdemo run` or `pytest --meshdemo`)"
+        )
     if not any(Path(p).is_file() for p in paths):
         _unavailable(f"KUBECONFIG names no existing file ({value})")
     return value
@@ -151,9 +152,7 @@ def has_proxy(pod: Any) -> bool:
     spec = pod.spec
     if any(c.name == PROXY for c in spec.containers or []):
         return True
-    return any(
-        c.name == PROXY and c.restart_policy == "Always" for c in spec.init_containers or []
-    )
+    return any(c.name == PROXY and c.restart_policy == "Always" for c in spec.init_containers or [])
 
 
 def pods_without_proxy(namespace: str) -> list[str]:
@@ -193,24 +192,42 @@ def stat(namespace: str, resource: str = "deploy", window: str = "1m") -> list[d
     `name`, `meshed`, `success` (a fraction, None without traffic), `rps`, latencies."""
     config = kubeconfig()
     answer = subprocess.run(
-        [linkerd_cli(), "viz", "stat", resource, "--namespace", namespace,
-         "--time-window", window, "--output", "json"],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+        [
+            linkerd_cli(),
+            "viz",
+            "stat",
+            resource,
+            "--namespace",
+            namespace,
+            "--time-window",
+            window,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
         env={**os.environ, "KUBECONFIG": config},
     )
     if answer.returncode != 0:
-        raise AssertionError(f"linkerd viz stat failed ({answer.returncode}): "
-                             f"{answer.stderr.strip() or answer.stdout.strip()}")
+        raise AssertionError(
+            f"linkerd viz stat failed ({answer.returncode}): "
+            f"{answer.stderr.strip() or answer.stdout.strip()}"
+        )
     try:
         rows = json.loads(answer.stdout)
     except json.JSONDecodeError as error:
-        raise AssertionError(f"linkerd viz stat printed no JSON: {error}: "
-                             f"{answer.stdout[:200]!r}") from None
+        raise AssertionError(
+            f"linkerd viz stat printed no JSON: {error}: {answer.stdout[:200]!r}"
+        ) from None
     return rows if isinstance(rows, list) else []
 
 
-def success_rate(namespace: str, deployment: str, window: str = "1m",
-                 timeout: float = METRICS_TIMEOUT) -> float:
+def success_rate(
+    namespace: str, deployment: str, window: str = "1m", timeout: float = METRICS_TIMEOUT
+) -> float:
     """The share (0 to 1) of requests ``deployment`` answered without a server error over the
     last ``window``, as the viz extension measures it. Metrics exist only once traffic has
     flowed: until then this asks again every few seconds, up to ``timeout``."""

@@ -161,9 +161,7 @@ def main(args: argparse.Namespace) -> int:
     console.print()
     if options.cleanup is CleanupPolicy.NEVER or not any(step.options.teardown for step in steps):
         console.print("[bold]The cluster is still running, for the live demo.[/] In a terminal:")
-        console.print(
-            f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}", soft_wrap=True
-        )
+        console.print(f"  export KUBECONFIG={shlex.quote(str(runner.kubeconfig))}", soft_wrap=True)
         console.print('  export PATH="$PATH:$HOME/.linkerd2/bin"')
         console.print("  linkerd viz dashboard")
         if teardown:

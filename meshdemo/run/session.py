@@ -606,7 +606,7 @@ class BashSession:
             # print into this step's output. Only once the shell has started one (`$!` is
             # set): its redirections cost a dozen system calls a step
             f"{_builtin(f'trap {trap} USR1')};"
-            f" {_builtin('test')} -z \"${{!-}}\" || {_builtin('jobs')} >/dev/null 2>&1;"
+            f' {_builtin("test")} -z "${{!-}}" || {_builtin("jobs")} >/dev/null 2>&1;'
             f" {_builtin('source')} {quoted['steps']}{stem}.sh </dev/null"
             f" >{shlex.quote(output.path)} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
         )
