@@ -489,11 +489,11 @@ def test_the_guide_s_helpers_are_found_and_pass():
 def test_a_helper_s_flags_and_json_fields_are_checked(tmp_path: Path):
     project = load_project(ROOT / "mkdocs.yml")
     source = invocations.helper_modules(project.steps)[0].read_text(encoding="utf-8")
-    assert source.count('"--time-window", window') == 1
+    assert source.count('"--time-window",') == 1
     assert source.count('row["success"]') == 1
     broken = tmp_path / "verify.py"
     broken.write_text(
-        source.replace('"--time-window", window', '"--time-windw", window').replace(
+        source.replace('"--time-window",', '"--time-windw",').replace(
             'row["success"]', 'row["sucess"]'
         ),
         encoding="utf-8",
