@@ -360,3 +360,8 @@ def test_a_step_prints_into_the_last_steps_fifo_only_when_no_process_holds_it(
     time.sleep(0.8)
     assert session.run("echo next").output == "next\n"
     assert "late" not in third
+
+
+def test_a_step_that_removes_the_fifos_leaves_the_next_one_its_own(session: BashSession) -> None:
+    assert session.run('rm -f "$(readlink /proc/$BASHPID/fd/1)"').status == 0
+    assert session.run("echo still").output == "still\n"

@@ -534,8 +534,11 @@ class BashSession:
         """The FIFO the next step prints into: the last one when it is idle, else a new one."""
         output, self._idle_output = self._idle_output, None
         if output is not None:
-            output.begin()
-            return output
+            try:
+                output.begin()
+                return output
+            except OSError:  # its file is gone (a step removed it): a new one
+                os.close(output.fd)
         path = f"{self._dirs['out']}/{stem}"
         os.mkfifo(path, 0o600)
         return StepOutput(path)
