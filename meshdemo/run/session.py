@@ -157,6 +157,7 @@ class StepOutput:
 
     def __init__(self, path: str):
         self.path = path
+        self.quoted_path = shlex.quote(path)  # as the control's redirection names it
         self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             import fcntl
@@ -611,7 +612,7 @@ class BashSession:
             f"{_builtin(f'trap {trap} USR1')};"
             f' {_builtin("test")} -z "${{!-}}" || {_builtin("jobs")} >/dev/null 2>&1;'
             f" {_builtin('source')} {quoted['steps']}{stem}.sh </dev/null"
-            f" >{shlex.quote(output.path)} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
+            f" >{output.quoted_path} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
         )
         # bash reads a command from a pipe a byte at a time (so that it never takes input
         # meant for the commands it starts): a short line to source the control file, which
