@@ -4,7 +4,7 @@ How a step runs (see the notes on bash job control this builds on):
 
 * The step's text is written to a file, and the step's *control* to another::
 
-      \\builtin trap 'ABORT-TEST' USR1; \\builtin jobs >/dev/null 2>&1;
+      \\builtin trap 'ABORT-TEST' USR1; \\builtin test -z "${!-}" || \\builtin jobs >/dev/null 2>&1;
       \\builtin source STEPFILE </dev/null >OUTFIFO 2>&1; \\builtin printf '%s %s\\n' MARKER "$?"
 
   The shell is sent ``\\builtin . CONTROLFILE`` (``.`` is ``source``) on its standard input
@@ -18,7 +18,10 @@ How a step runs (see the notes on bash job control this builds on):
   of the rest of the control pipe; ``>OUTFIFO 2>&1`` sends stdout and stderr, interleaved in the
   order they were written, into a FIFO this process reads while the step runs, keeping a bounded
   tail (:class:`~meshdemo.run.output.OutputTail`): a step that prints without end costs neither
-  memory nor disk. The shell's own stdout carries nothing but marker lines.
+  memory nor disk. The next step prints into the same FIFO once no process holds it any more
+  (:class:`StepOutput`). The shell's own stdout carries nothing but marker lines. ``jobs``
+  (run only once the shell started a job: ``$!`` is set) consumes the reports of jobs that
+  ended since the last step.
 * **The protocol cannot be broken from inside by accident.** Every word of it is a builtin
   called as ``\\builtin NAME`` (the backslash defeats aliases, ``builtin`` defeats functions: a
   step that defines ``source`` or ``printf`` changes nothing); it uses no shell variable (a step
