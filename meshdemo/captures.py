@@ -324,14 +324,18 @@ class CaptureStore:
             write_in_place(Path(path), data)
 
     def path_for(self, step_id: str) -> Path:
-        return self.directory / f"{step_id}.json"
+        return Path(self._file(step_id))
+
+    def _file(self, step_id: str) -> str:
+        """:meth:`path_for` as a plain string: a capture a step, as cheap as can be."""
+        return f"{self._folder}/{step_id}.json"
 
     def text_path_for(self, step_id: str) -> Path:
         """Where a long output is written as plain text (see :data:`WHOLE_TEXT_LINES`)."""
         return self.directory / f"{step_id}{TEXT_SUFFIX}"
 
     def read(self, step_id: str) -> Capture | None:
-        path = f"{self._folder}/{step_id}.json"  # path_for's, as a string
+        path = self._file(step_id)
         try:
             stat = os.stat(path)
         except FileNotFoundError:
@@ -353,8 +357,7 @@ class CaptureStore:
         """Write ``capture`` (``encoded``: its :func:`encode_capture`, when already made),
         unless its file differs from it only in its RUN_FIELDS (:meth:`write_times` then
         records those)."""
-        path = self.path_for(capture.id)
-        target = os.fspath(path)  # plain strings below: a capture a step, as cheap as can be
+        target = self._file(capture.id)
         text = target.removesuffix(".json") + TEXT_SUFFIX
         if is_cut(capture.output):
             # before the capture: a page that reads the new capture finds its text too
@@ -366,7 +369,7 @@ class CaptureStore:
         old = _read_bytes(target)
         if old is None or not same_content(old, data):
             self._put(target, data)
-        return path
+        return Path(target)
 
     def _put_changed(self, path: str | Path, data: bytes) -> None:
         if _read_bytes(os.fspath(path)) != data:
