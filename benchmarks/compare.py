@@ -163,7 +163,10 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def paired(top: Timed, bottom: Timed) -> float | None:
-    """The median over rounds of top's time over bottom's, taken within each round."""
+    """The median over rounds of top's time over bottom's, taken within each round (None
+    when either failed)."""
+    if top.failure or bottom.failure:
+        return None
     pairs = list(zip(top.times, bottom.times, strict=False))
     return median([a / b for a, b in pairs if b > 0])
 
@@ -374,7 +377,7 @@ def compare_shape(shape: str, title: str, sizes: Sequence[int], s: Settings, out
         per_step = None
         if len(sizes) > 1:
             per_step = slope(jobs[f"{peer.name}@{sizes[0]}"], timed, big - sizes[0])
-        ratio = paired(mesh, timed) if mesh is not None and not mesh.failure else None
+        ratio = paired(mesh, timed) if mesh is not None else None
         row.append(seconds(median(timed.times)))
         if len(sizes) > 1:
             row.append(millis(per_step))
@@ -672,14 +675,9 @@ def compare_site(s: Settings, out: Report) -> None:
     round_robin(jobs, s.rounds, "site")
     with_it, without = jobs["with meshdemo, rebuild"], jobs["without"]
     first = jobs["with meshdemo, first build"]
-    ratio = paired(with_it, without) if not (with_it.failure or without.failure) else None
-    first_ratio = paired(first, without) if not (first.failure or without.failure) else None
-    serve_with, serve_without = jobs["with meshdemo, serve rebuild"], jobs["without, serve rebuild"]
-    serve_ratio = (
-        paired(serve_with, serve_without)
-        if not (serve_with.failure or serve_without.failure)
-        else None
-    )
+    ratio = paired(with_it, without)
+    first_ratio = paired(first, without)
+    serve_ratio = paired(jobs["with meshdemo, serve rebuild"], jobs["without, serve rebuild"])
     rows = []
     folders = {
         "with meshdemo, rebuild": "site-meshdemo",
