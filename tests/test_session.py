@@ -365,3 +365,45 @@ def test_a_step_prints_into_the_last_steps_fifo_only_when_no_process_holds_it(
 def test_a_step_that_removes_the_fifos_leaves_the_next_one_its_own(session: BashSession) -> None:
     assert session.run('rm -f "$(readlink /proc/$BASHPID/fd/1)"').status == 0
     assert session.run("echo still").output == "still\n"
+
+
+def test_meanwhile_runs_while_the_step_runs(session: BashSession, tmp_path: Path) -> None:
+    """The caller's work is done after the step is sent and before it ends: the step waits
+    for a file that only ``meanwhile`` makes."""
+    flag = tmp_path / "made-meanwhile"
+    waits = f"for _ in $(seq 200); do [ -e {flag} ] && break; sleep 0.01; done; ls {flag}"
+    run = session.run(waits, timeout=10, meanwhile=flag.touch)
+    assert (run.outcome, run.status) == (Outcome.EXITED, 0)
+    assert run.output == f"{flag}\n"
+
+
+def test_an_error_meanwhile_is_raised_once_the_step_ended(
+    session: BashSession, tmp_path: Path
+) -> None:
+    def broken() -> None:
+        raise OSError("no space left")
+
+    done = tmp_path / "done"
+    with pytest.raises(OSError, match="no space left"):
+        session.run(f"sleep 0.2; echo finished > {done}", timeout=10, meanwhile=broken)
+    assert done.read_text() == "finished\n"  # the step ran to its end first
+    # and the session goes on, its protocol in step
+    run = session.run("echo next")
+    assert (run.status, run.output) == (0, "next\n")
+
+
+def test_a_ctrl_c_meanwhile_stops_at_once_and_the_session_still_closes(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    session = BashSession(tmp_path / "run", cwd=tmp_path)
+    session.start()
+    begin = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        session.run(f"sleep 3130 & echo $! > {pid_file}; wait", timeout=60, meanwhile=interrupted)
+    assert time.monotonic() - begin < 5
+    wait_for_files(pid_file)
+    session.close()
+    assert wait_gone(read_pids(pid_file)) == []

@@ -585,12 +585,15 @@ class BashSession:
         timeout: float | None = None,
         stream: float | None = None,
         tick: Callable[[], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> StepRun:
         """Run ``command`` as one step; stop it after ``timeout`` seconds, whatever it does.
 
         ``stream``: stop the step after that many seconds and call it done (outcome STOPPED)
         unless it ended by itself before. ``tick`` is called about 4 times a second while
-        the step runs (live progress).
+        the step runs (live progress). ``meanwhile`` is called once the step is sent, while
+        bash runs it (work of the caller's that need not wait: recording the last step); an
+        error it raises is raised once the step ended, a Ctrl-C at once.
         """
         if not self.alive:
             self.start()
@@ -625,7 +628,14 @@ class BashSession:
         self._running = seq
         shell_ended = False
         spin = SPIN if self._quick and _SPARE_CPU else 0.0
+        failed_meanwhile: Exception | None = None
         try:
+            if meanwhile is not None:
+                try:
+                    meanwhile()
+                except Exception as error:  # the step runs on: it was sent
+                    failed_meanwhile = error
+                spin = 0.0
             value = self._read_marker(marker, deadline, tick, output, spin)
             if value is None:
                 outcome, shell_ended = Outcome.SHELL_EXITED, True
@@ -654,6 +664,8 @@ class BashSession:
         else:
             assert value is not None
             status = int(value) if value.lstrip("-").isdigit() else None
+        if failed_meanwhile is not None:
+            raise failed_meanwhile
         return StepRun(
             outcome=outcome,
             status=124 if outcome == Outcome.TIMED_OUT else status,
