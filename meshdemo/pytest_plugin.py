@@ -75,7 +75,9 @@ class GuideState:
             from meshdemo.run.options import from_pytest
             from meshdemo.run.runner import Runner
 
-            self._runner = Runner(self.load(), from_pytest(self.config))
+            # each test item ends with its step's capture recorded: an error recording it
+            # fails that item, not the next one
+            self._runner = Runner(self.load(), from_pytest(self.config), record_later=False)
         return self._runner
 
     def finish(self, *, interrupted: bool = False) -> None:

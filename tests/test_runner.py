@@ -16,6 +16,7 @@ from meshdemo.errors import ConfigError
 from meshdemo.model import ExpectedOutput, Kind, Page, Project, Step, StepOptions
 from meshdemo.run.options import RunOptions
 from meshdemo.run.processes import is_alive
+from meshdemo.run.results import StepResult
 from meshdemo.run.runner import Event, Runner
 from meshdemo.status import CleanupPolicy, EventKind, RunStatus, StepStatus
 
@@ -585,3 +586,100 @@ def test_a_failed_run_keeps_its_session_for_diagnostics(tmp_path: Path) -> None:
     result, _ = run(tmp_path, steps[:1])
     assert result.passed
     assert not kept.exists()
+
+
+def test_a_passed_steps_capture_is_recorded_while_the_next_step_runs(tmp_path: Path) -> None:
+    first_capture = "docs/captures/first.json"
+    steps = [
+        make_step("first", "echo one"),
+        # waits for the first step's capture, which is written while this step runs
+        make_step(
+            "second",
+            f"for _ in $(seq 200); do [ -e {first_capture} ] && break; sleep 0.01; done; "
+            f'grep -c \'"output": "one\' {first_capture}',
+        ),
+        make_step("third", "echo three"),
+    ]
+    project = make_project(tmp_path, steps)
+    store = CaptureStore(project.captures_dir)
+    runner = Runner(project, RunOptions())
+    first = runner.execute(steps[0])
+    assert first.ok and not store.path_for("first").exists()
+    second = runner.execute(steps[1])
+    assert second.ok, second.output
+    assert second.output == "1\n"
+    runner.execute(steps[2])
+    assert not store.path_for("third").exists()  # no step after it: the run's end writes it
+    result = runner.finish(steps)
+    assert result.passed
+    captures = {step_id: store.read(step_id) for step_id in ("first", "second", "third")}
+    assert {k: c.output for k, c in captures.items() if c} == {
+        "first": "one\n",
+        "second": "1\n",
+        "third": "three\n",
+    }
+    record = store.read_run()
+    assert record is not None and all("output_digest" in s for s in record.steps)
+
+
+def test_record_later_false_records_each_capture_before_execute_returns(tmp_path: Path) -> None:
+    steps = [make_step("only", "echo one")]
+    project = make_project(tmp_path, steps)
+    runner = Runner(project, RunOptions(), record_later=False)
+    runner.execute(steps[0])
+    assert CaptureStore(project.captures_dir).read("only").output == "one\n"
+    runner.finish(steps)
+
+
+def test_a_capture_waiting_when_the_run_is_interrupted_is_still_recorded(tmp_path: Path) -> None:
+    steps = [make_step("done", "echo API_TOKEN=hunter2secret"), make_step("never", "echo no")]
+    project = make_project(tmp_path, steps)
+    runner = Runner(project, RunOptions())
+    runner.execute(steps[0])
+    result = runner.finish(steps, interrupted=True)
+    assert result.status == RunStatus.INTERRUPTED
+    store = CaptureStore(project.captures_dir)
+    assert store.read("done").output == "API_TOKEN=[masked]\n"
+    assert store.read("never") is None
+    record = store.read_run()
+    assert record is not None
+    assert [(s["id"], s["status"]) for s in record.steps] == [
+        ("done", "passed"),
+        ("never", "interrupted"),
+    ]
+
+
+def test_a_waiting_output_is_masked_whenever_it_is_read(tmp_path: Path) -> None:
+    """A passed step's output is made later, but nobody sees it unmasked: reading it makes it."""
+    # the secret is put together by the shell: only the output holds it
+    steps = [make_step("leak", "s=hunter2; echo password=${s}secret"), make_step("next", "true")]
+    project = make_project(tmp_path, steps)
+    runner = Runner(project, RunOptions())
+    events: list[Event] = []
+    runner.on_event = events.append
+    leak = runner.execute(steps[0])
+    assert leak.output_pending
+    ended = [e.result for e in events if e.kind == EventKind.STEP_END]
+    assert ended == [leak]
+    assert leak.output == "password=[masked]\n"
+    assert "hunter2secret" not in repr(leak)
+    runner.finish(steps[:1])
+    assert CaptureStore(project.captures_dir).read("leak").output == "password=[masked]\n"
+
+
+def test_a_step_result_makes_a_later_output_once_when_first_read() -> None:
+    made: list[str] = []
+
+    def make() -> str:
+        made.append("made")
+        return "masked text\n"
+
+    result = StepResult(make_step("s", "true"), StepStatus.PASSED)
+    result.output_later(make)
+    assert result.output_pending and made == []
+    assert result.output == "masked text\n" and result.tail() == "masked text"
+    assert made == ["made"] and not result.output_pending
+    result.output_later(make)
+    result.output = "set by hand\n"  # setting it forgets what was to be made
+    assert result.output == "set by hand\n" and made == ["made"]
+    assert StepResult(make_step("t", "true"), StepStatus.PASSED, output="x").output == "x"

@@ -43,6 +43,8 @@ class StepContext:
     background_check: float = 0.3  # seconds a background step must live to count as started
     # called with (process group, result) when a background step is left running
     started_background: Callable[[int, StepResult], None] | None = None
+    # the runner's work to do while the step runs (see BashSession.run)
+    meanwhile: Callable[[], None] | None = None
 
 
 class Executor(Protocol):
@@ -68,11 +70,21 @@ def relabel(output: str, path: Path | None, step: Step) -> str:
 
 
 def result_of(step: Step, run: StepRun, source: Path | None) -> StepResult:
-    """A StepResult from what the session saw: output relabelled, masked, cut; then judged."""
-    output = shown_output(relabel(run.output, source, step), run.dropped)
+    """A StepResult from what the session saw: output relabelled, masked, cut; then judged.
+
+    A step judged without its output (no expected output on the page) that passed gets its
+    output made when it is first read (:meth:`StepResult.output_later`): the runner has it
+    masked while the next step runs.
+    """
     seen = Seen(run.outcome, run.status, run.shell_ended, run.state_saved)
+
+    def shown() -> str:
+        return shown_output(relabel(run.output, source, step), run.dropped)
+
+    later = step.expected is None
+    output = "" if later else shown()
     status, note = judge(step, seen, output)
-    return StepResult(
+    result = StepResult(
         step,
         status,
         exit_status=run.status,
@@ -81,6 +93,9 @@ def result_of(step: Step, run: StepRun, source: Path | None) -> StepResult:
         duration=run.duration,
         note=note,
     )
+    if later:
+        result.output_later(shown)
+    return result
 
 
 class BashStep:
@@ -92,6 +107,7 @@ class BashStep:
             timeout=options.timeout,
             stream=options.stream,
             tick=context.tick,
+            meanwhile=context.meanwhile,
         )
         return result_of(step, run, run.step_file)
 
@@ -129,6 +145,7 @@ class PythonStep:
             timeout=options.timeout,
             stream=options.stream,
             tick=context.tick,
+            meanwhile=context.meanwhile,
         )
         return result_of(step, run, script)
 

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from meshdemo.captures import Capture, RunRecord, output_digest
+from meshdemo.captures import Capture, RunRecord
 from meshdemo.run.masking import mask
 from meshdemo.run.results import StepResult
 from meshdemo.run.session import BashSession
@@ -47,11 +47,11 @@ def run_record(
     versions: Mapping[str, str],
     results: Sequence[StepResult],
     error: str | None = None,
-    captures: Mapping[str, Capture] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> RunRecord:
-    """The run record; ``captures``: those the run recorded, whose steps' lines get the
-    ``output_digest`` of their output (:func:`meshdemo.captures.output_digest`)."""
-    captures = captures or {}
+    """The run record; ``digests``: step id -> the ``output_digest`` of the capture the run
+    recorded (:func:`meshdemo.captures.output_digest`), which the step's line gets."""
+    digests = digests or {}
     return RunRecord(
         run_id=run_id,
         started_at=started_at,
@@ -68,11 +68,7 @@ def run_record(
                 "attempts": r.attempts,
                 "note": r.note,
             }
-            | (
-                {"output_digest": output_digest(captures[r.step.id].output)}
-                if r.step.id in captures
-                else {}
-            )
+            | ({"output_digest": digests[r.step.id]} if r.step.id in digests else {})
             for r in results
         ],
         error=error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meshdemo.captures import RunRecord
@@ -21,6 +22,20 @@ class StepResult:
     note: str | None = None
     artifact: str | None = None  # screenshots: the image, relative to docs_dir
     masks: list[list[float]] | None = None  # screenshots: the boxes of the mask's elements
+    # what makes ``output`` when it is first read (see ``output_later``)
+    _make_output: Callable[[], str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def output_later(self, make: Callable[[], str]) -> None:
+        """``output`` is ``make()``, worked out when it is first read: the runner masks a
+        passed step's output while the next step runs, and whoever reads it sooner gets it
+        masked all the same."""
+        self._make_output = make
+
+    @property
+    def output_pending(self) -> bool:
+        return self._make_output is not None
 
     @property
     def ok(self) -> bool:
@@ -54,3 +69,21 @@ class Event:
     step: Step | None = None
     result: StepResult | None = None
     run: RunResult | None = None
+
+
+def _get_output(result: StepResult) -> str:
+    make = result._make_output
+    if make is not None:
+        result._output = make()
+        result._make_output = None
+    return result._output
+
+
+def _set_output(result: StepResult, value: str) -> None:
+    result._output = value
+    result._make_output = None
+
+
+# ``output`` stays a field of the constructor and of ``repr``; reading it goes through
+# ``_get_output``, so an output made later (``output_later``) is never seen unmade
+StepResult.output = property(_get_output, _set_output)  # type: ignore[assignment]

@@ -34,6 +34,7 @@ from meshdemo.captures import (
     Capture,
     CaptureStore,
     encode_capture,
+    output_digest,
     sync_to_disk,
     write_atomically,
 )
@@ -89,7 +90,11 @@ class Runner:
         *,
         on_event: Callable[[Event], None] | None = None,
         background_check: float = BACKGROUND_CHECK,
+        record_later: bool = True,
     ):
+        """``record_later``: a passed step's capture is recorded while the next step runs
+        (see :meth:`_record`); False records each before :meth:`execute` returns, for a caller
+        that reports each step on its own (a test item owns its step's capture)."""
         self.project = project
         self.options = options = options or RunOptions()
         self.cleanup = options.cleanup
@@ -98,6 +103,7 @@ class Runner:
         self.existing_cluster = options.existing_cluster
         self.on_event = on_event
         self.background_check = background_check
+        self.record_later = record_later
         self.session_restored = False
         self.run_dir = project.run_dir
         # bad --kubeconfig/--context fail here, before anything runs
@@ -111,10 +117,14 @@ class Runner:
         self._backgrounds: dict[int, tuple[StepResult, Capture]] = {}
         self.captures: dict[str, Capture] = {}  # what this run recorded, for the run history
         self.encoded: dict[str, bytes] = {}  # the same, encoded (written once, kept once)
+        self.digests: dict[str, str] = {}  # the same, their outputs' digests (for run.json)
         self.workdir = self.run_dir / "session"
         self.state_file = self.run_dir / STATE_FILE
         self.ownership = Ownership(self.run_dir, self.run_id)
         self.error: str | None = None  # what broke the run off, when something did
+        # passed steps whose captures are made while the next step runs (see _record)
+        self._waiting: list[StepResult] = []
+        self._broken_meanwhile: RunBroken | None = None
         self.running: Step | None = None  # the step being executed (a signal may stop it)
 
     # -- environment and life cycle -------------------------------------------------------------
@@ -170,6 +180,9 @@ class Runner:
         ``keep_session``: copy what the session left into ``.meshdemo/failed-run/`` first.
         ``release``: give the project back (``finish`` does it after writing run.json).
         """
+        if self._waiting and self._broken_meanwhile is None:
+            with contextlib.suppress(RunBroken):  # an engine error ends the run: keep what ran
+                self._record_waiting()
         session, self.session = self.session, None
         try:
             if session is not None:
@@ -215,11 +228,47 @@ class Runner:
         """Where screenshots go: their page's folder, or the run directory with --no-capture."""
         return self.project.docs_dir if self.capture else self.run_dir / "screenshots"
 
-    def _record(self, result: StepResult) -> Capture:
+    def _record(self, result: StepResult) -> Capture | None:
+        """Record ``result``'s capture; that of a passed step whose output is still to be
+        made (masked, cut) is recorded while the next step runs (StepContext.meanwhile), or
+        when the run ends, whichever comes first. Captures are recorded in run order."""
+        if self.record_later and result.ok and result.output_pending:
+            self._waiting.append(result)
+            return None
+        self._record_waiting()
+        return self._record_now(result)
+
+    def _record_now(self, result: StepResult) -> Capture:
         capture = record.capture_of(result, self.run_id, _now())
         self.captures[result.step.id] = capture
         self._write(capture)
         return capture
+
+    def _record_waiting(self) -> None:
+        """Record the captures waiting (see :meth:`_record`), in order; RunBroken (after
+        trying the rest) when one cannot be. A Ctrl-C leaves the rest waiting."""
+        failed: Exception | None = None
+        while self._waiting:
+            result = self._waiting[0]
+            try:
+                self._record_now(result)
+            except Exception as error:
+                if failed is None:
+                    failed = error
+                    step = result.step
+                    self.error = self.error or (
+                        f"the run broke off at {step.id} ({step.location}): {describe(error)}"
+                    )
+            del self._waiting[0]
+        if failed is not None:
+            raise RunBroken(self.error) from failed
+
+    def _record_meanwhile(self) -> None:
+        # while a step runs: an error is raised once that step is done (see execute)
+        try:
+            self._record_waiting()
+        except RunBroken as broken:
+            self._broken_meanwhile = broken
 
     def _written_folders(self) -> list[Path]:
         """The folders this run wrote into, one per file system."""
@@ -238,6 +287,7 @@ class Runner:
 
     def _write(self, capture: Capture) -> None:
         self.encoded[capture.id] = encoded = encode_capture(capture)
+        self.digests[capture.id] = output_digest(capture.output)
         if self.capture:
             self.store.write(capture, encoded)
 
@@ -283,6 +333,9 @@ class Runner:
         if not result.ok and result.status != StepStatus.NOT_RUN and self.failure is None:
             self.failure = result
         self._emit(Event(EventKind.STEP_END, step=step, result=result))
+        if self._broken_meanwhile is not None:
+            # the capture of an earlier step could not be recorded while this one ran
+            raise self._broken_meanwhile
         return result
 
     def _context(self, step: Step) -> StepContext:
@@ -295,10 +348,12 @@ class Runner:
             tick=tick,
             background_check=self.background_check,
             started_background=self._started_background,
+            meanwhile=self._record_meanwhile if self._waiting else None,
         )
 
     def _started_background(self, pgid: int, result: StepResult) -> None:
-        self._backgrounds[pgid] = (result, self._record(result))
+        self._record_waiting()
+        self._backgrounds[pgid] = (result, self._record_now(result))
 
     def _skip_if(self, step: Step) -> StepResult | None:
         test = step.options.skip_if
@@ -392,6 +447,8 @@ class Runner:
             return self._result(steps, signum, {})
         versions: dict[str, str] = {}
         try:
+            with deferred_signals(), contextlib.suppress(RunBroken):  # self.error says it
+                self._record_waiting()
             try:
                 if signum is None and self.error is None:
                     versions = self.tool_versions()
@@ -466,7 +523,7 @@ class Runner:
             versions=versions,
             results=results,
             error=self.error,
-            captures=self.captures,
+            digests=self.digests,
         )
         return result
 
