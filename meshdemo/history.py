@@ -11,7 +11,11 @@ one reader serves a kept run, the guide's own ``docs/`` and a committed revision
 The captures of a kept run are one file, not a file a step as in ``docs/captures`` (which a
 folder of a committed revision, or of a run kept before, may still hold: both are read): a
 run of 300 steps keeps, and later removes, one file instead of 300, and on many disks
-creating and removing a file costs more than writing a line.
+creating and removing a file costs more than writing a line. A large capture (from
+:data:`SHARED_FROM` bytes) that the run also wrote to ``docs/captures`` is kept as a hard link
+to that file instead, with its run fields in the kept run's ``captures/times.json``: a file
+there is only ever replaced whole, so the link keeps what this run recorded, and runs whose
+large outputs did not change share one copy of them instead of writing it again each.
 
 A run is written into a hidden folder and renamed into place: a reader never sees half a run,
 and a run that cannot be kept (a full disk) leaves the history as it was. After each new run
@@ -39,6 +43,7 @@ from meshdemo.captures import (
     RunRecord,
     as_line,
     encode_capture,
+    same_content,
     write_in_place,
 )
 from meshdemo.errors import ConfigError, MeshdemoError
@@ -50,6 +55,9 @@ HISTORY_DIR = "history"
 DEFAULT_SIZE = 10
 CAPTURES = "captures"
 BUNDLE = "steps.jsonl"  # (in CAPTURES) a kept run's captures, one JSON object a line
+# bytes from which a capture is kept as a link to its file in docs/captures rather than as a
+# line (a link and its removal cost about as much as writing this many bytes)
+SHARED_FROM = 64 * 1024
 GIT_PREFIX = "git:"
 
 
@@ -88,16 +96,16 @@ class RecordedRun:
     def captures(self) -> dict[str, Capture]:
         """The captures this run took (a docs folder may also hold older ones: left out)."""
         bundle = self.root / CAPTURES / BUNDLE
+        found = {}
         if bundle.is_file():
-            found = {}
             for number, line in enumerate(bundle.read_text(encoding="utf-8").splitlines(), 1):
                 try:
                     capture = Capture.from_dict(json.loads(line))
                 except (ValueError, TypeError) as error:
                     raise MeshdemoError(f"unreadable capture: {error}", bundle, number) from None
                 found[capture.id] = capture
-        else:
-            found = self.store.all()
+        # a file a step: a docs folder, a revision, a run kept before; a kept run's large ones
+        found.update(self.store.all())
         return {
             step_id: capture
             for step_id, capture in found.items()
@@ -169,11 +177,14 @@ class History:
         captures: Iterable[Capture],
         images: Path,
         encoded: Mapping[str, bytes] | None = None,
+        written: CaptureStore | None = None,
     ) -> RecordedRun | None:
         """Add a finished run (``images``: where its screenshots' ``artifact`` paths start).
 
         ``encoded``: step id -> the capture already encoded (:func:`encode_capture`) by the
         run, which then is not encoded again (a 200 KB output costs ~0.5 ms to encode).
+        ``written``: the store the run wrote these captures to (docs/captures), whose files
+        of large captures are linked rather than copied (see :data:`SHARED_FROM`).
         """
         if self.size == 0:
             self.prune()
@@ -184,10 +195,21 @@ class History:
         try:
             # files written in place: the staging folder is renamed into place whole
             store = CaptureStore(staging / CAPTURES, atomic=False)
+            store.directory.mkdir(parents=True)
             lines = []
+            linked = []
             for capture in captures:
                 done = (encoded or {}).get(capture.id)
-                lines.append(as_line(encode_capture(capture) if done is None else done))
+                data = encode_capture(capture) if done is None else done
+                if (
+                    written is not None
+                    and len(data) >= SHARED_FROM
+                    and _same_capture(written.path_for(capture.id), data)
+                    and _linked(written.path_for(capture.id), store.path_for(capture.id))
+                ):
+                    linked.append(capture)
+                else:
+                    lines.append(as_line(data))
                 image = Path(images) / capture.artifact if capture.artifact else None
                 if image is not None and image.is_file():
                     copy = staging / capture.artifact
@@ -195,6 +217,8 @@ class History:
                     if not _linked(image, copy):
                         shutil.copy2(image, copy)
             write_in_place(store.directory / BUNDLE, b"".join(lines))
+            if linked:
+                store.write_times(linked)  # the linked files may hold an earlier run's times
             store.write_run(record)
             if target.exists():  # kept before (a run finished twice): the last word wins
                 shutil.rmtree(target)
@@ -252,6 +276,25 @@ class History:
         raise MeshdemoError(f"{reference!r} names more than one run: {ids}", self.directory)
 
 
+def _same_capture(path: Path, data: bytes) -> bool:
+    """Does the capture file at ``path`` hold ``data``, but maybe for another run's fields?
+
+    Checked by size first: a run's fields differ in a few bytes at most (a duration, a time),
+    so a file of another size is another output (a file changed since this run wrote it).
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if abs(size - len(data)) > _RUN_FIELDS_SLACK:
+        return False
+    old = path.read_bytes()
+    return old == data or same_content(old, data)
+
+
+_RUN_FIELDS_SLACK = 64  # bytes
+
+
 def _linked(source: Path, link: Path) -> bool:
     """Make ``link`` a hard link to ``source``; False where it cannot be (another file system,
     a file system without links, no such file): the caller writes a copy instead.
@@ -272,6 +315,7 @@ def keep_run(
     captures: Iterable[Capture],
     images: Path,
     encoded: Mapping[str, bytes] | None = None,
+    written: CaptureStore | None = None,
 ) -> RecordedRun | None:
     """Keep a finished run in the project's history; never fails the run that called it.
 
@@ -284,7 +328,7 @@ def keep_run(
         log.warning("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
         history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
     try:
-        return history.keep(record, captures, images, encoded)
+        return history.keep(record, captures, images, encoded, written)
     except OSError as error:
         log.warning("run history: could not keep run %s: %s", record.run_id, error)
         return None

@@ -207,3 +207,72 @@ def test_pruning_keeps_the_newest_runs_even_within_one_second(tmp_path: Path) ->
     _kept(history, "20261127T100005Z-bbbbbb", "2026-11-27T10:00:05.100+00:00")
     assert History(history, size=3).prune() == []
     assert History(history, size=2).prune() == [history / "20261127T100005Z-bbbbbb"]
+
+
+def _large_guide(root: Path) -> Path:
+    """A page with a large output (kept as a link), a small one (a line), and a file the
+    large step prints, to change its output between runs."""
+    from cli import engine_guide
+
+    guide = engine_guide(
+        root,
+        (".bash #large", "cat big.txt"),
+        (".bash #small", "echo small"),
+    )
+    (guide / "big.txt").write_text("".join(f"log line {n:06d}\n" for n in range(8000)))
+    return guide
+
+
+def test_a_large_capture_is_kept_as_a_link_to_its_docs_file(tmp_path: Path) -> None:
+    guide = _large_guide(tmp_path / "guide")
+    first = run_guide(guide)
+    docs_file = guide / "docs" / "captures" / "large.json"
+    kept_first = guide / ".meshdemo" / "history" / first / "captures"
+    assert (kept_first / "large.json").stat().st_ino == docs_file.stat().st_ino
+    assert json.loads((kept_first / "steps.jsonl").read_text())["id"] == "small"
+
+    # a rerun with the same output leaves the docs file as it was (the first run's fields in
+    # it): the second kept run links it too, and reads it with its own run's fields
+    second = run_guide(guide)
+    assert docs_file.stat().st_nlink == 3
+    project = load_project(guide / "mkdocs.yml")
+    kept = {run.run_id: run for run in History.of(project).runs()}
+    assert kept[first].captures()["large"].run_id == first
+    again = kept[second].captures()["large"]
+    assert again.run_id == second
+    assert again.started_at > kept[first].captures()["large"].started_at
+    assert again.output.startswith("log line 000000\n")
+
+    # a new output replaces the docs file: the kept runs keep the output they recorded
+    (guide / "big.txt").write_text("changed\n" * 9000)
+    third = run_guide(guide)
+    kept = {run.run_id: run for run in History.of(project).runs()}
+    assert kept[first].captures()["large"].output.startswith("log line 000000\n")
+    assert kept[second].captures()["large"].output.startswith("log line 000000\n")
+    assert kept[third].captures()["large"].output.startswith("changed\n")
+    assert docs_file.stat().st_nlink == 2
+
+
+def test_without_docs_captures_a_large_capture_is_kept_as_a_line(tmp_path: Path) -> None:
+    guide = _large_guide(tmp_path / "guide")
+    run_id = run_guide(guide, capture=False)
+    folder = guide / ".meshdemo" / "history" / run_id / "captures"
+    assert sorted(p.name for p in folder.iterdir()) == ["run.json", "steps.jsonl"]
+    project = load_project(guide / "mkdocs.yml")
+    [kept] = History.of(project).runs()
+    assert kept.captures()["large"].output.startswith("log line 000000\n")
+
+
+def test_a_docs_file_that_does_not_hold_the_runs_capture_is_not_linked(tmp_path: Path) -> None:
+    docs = CaptureStore(tmp_path / "docs" / "captures")
+    large = _capture("large", "r1")
+    large.output = "x" * 100_000
+    other = _capture("large", "r0")
+    other.output = "y" * 100_000
+    docs.write(other)  # what a failed write leaves: an earlier run's output
+    kept = History(tmp_path / "history", 3).keep(
+        RunRecord("r1", "2026-01-01T00:00:00Z"), [large], tmp_path, written=docs
+    )
+    assert kept is not None
+    assert not (kept.root / "captures" / "large.json").exists()
+    assert kept.captures()["large"].output == "x" * 100_000

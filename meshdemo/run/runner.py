@@ -476,6 +476,7 @@ class Runner:
                         self.captures.values(),
                         self.image_root,
                         self.encoded,
+                        self.store if self.capture else None,
                     )
                     # captures are written without a flush each; one for the whole run
                     for folder in self._written_folders():
