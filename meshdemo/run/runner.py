@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,7 +109,8 @@ class Runner:
         # bad --kubeconfig/--context fail here, before anything runs
         self.kubeconfig = private_kubeconfig(self.run_dir, options.kubeconfig, options.context)
         self.store = CaptureStore(project.captures_dir)
-        self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        # (secrets, not uuid: importing uuid imports platform, ~2 ms at every run's start)
+        self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         self.started_at = _now()
         self.results: list[StepResult] = []
         self.failure: StepResult | None = None
