@@ -58,6 +58,7 @@ BUNDLE = "steps.jsonl"  # (in CAPTURES) a kept run's captures, one JSON object a
 # bytes from which a capture is kept as a link to its file in docs/captures rather than as a
 # line (a link and its removal cost about as much as writing this many bytes)
 SHARED_FROM = 64 * 1024
+_RUN_FIELDS_SLACK = 64  # bytes by which two encodings of one capture may differ: its run fields
 GIT_PREFIX = "git:"
 
 
@@ -290,9 +291,6 @@ def _same_capture(path: Path, data: bytes) -> bool:
         return False
     old = path.read_bytes()
     return old == data or same_content(old, data)
-
-
-_RUN_FIELDS_SLACK = 64  # bytes
 
 
 def _linked(source: Path, link: Path) -> bool:

@@ -181,7 +181,7 @@ class Runner:
         ``keep_session``: copy what the session left into ``.meshdemo/failed-run/`` first.
         ``release``: give the project back (``finish`` does it after writing run.json).
         """
-        if self._waiting and self._broken_meanwhile is None:
+        if self._waiting:
             with contextlib.suppress(RunBroken):  # an engine error ends the run: keep what ran
                 self._record_waiting()
         session, self.session = self.session, None
