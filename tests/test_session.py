@@ -261,9 +261,9 @@ def test_every_step_has_a_fresh_marker(session: BashSession, tmp_path: Path) -> 
     session.run("true")
     log = (tmp_path / "run" / "session.log").read_text()
     markers = [
-        line.split("'%s %s\\n' ")[1].split()[0]
+        line.split("'%s %s %s\\n' ")[1].split()[0]
         for line in log.splitlines()
-        if "printf" in line and "'%s %s\\n' " in line
+        if "printf" in line and "'%s %s %s\\n' " in line
     ]
     assert len(markers) >= 1 and len(set(markers)) == len(markers)
     # printing an earlier step's marker cannot end a later step
@@ -407,3 +407,26 @@ def test_a_ctrl_c_meanwhile_stops_at_once_and_the_session_still_closes(tmp_path:
     wait_for_files(pid_file)
     session.close()
     assert wait_gone(read_pids(pid_file)) == []
+
+
+def test_a_steps_duration_leaves_out_the_work_done_meanwhile(session: BashSession) -> None:
+    """bash says when the step ended: a quick step is not charged for the caller's work."""
+    run = session.run("true", meanwhile=lambda: time.sleep(0.3))
+    assert (run.outcome, run.status) == (Outcome.EXITED, 0)
+    assert run.duration < 0.1, run.duration
+    # a step can take that clock away (or set a bogus one): the status is still read, and
+    # the duration is the time the marker was read
+    run = session.run("unset EPOCHREALTIME; EPOCHREALTIME=12", meanwhile=lambda: time.sleep(0.3))
+    assert (run.outcome, run.status) == (Outcome.EXITED, 0)
+    assert run.duration >= 0.3
+    run = session.run("exit_with() { return $1; }; exit_with 3", meanwhile=lambda: None)
+    assert run.status == 3
+
+
+def test_the_end_time_bash_gives_is_read_with_either_decimal_point() -> None:
+    from meshdemo.run.session import _since
+
+    assert _since(100.0, "100.25") == pytest.approx(0.25)
+    assert _since(100.0, "100,25") == pytest.approx(0.25)  # LC_NUMERIC=de_DE and the like
+    assert _since(100.0, "") == float("inf")
+    assert _since(100.0, "12") == float("inf")  # before the step began: not its end

@@ -5,7 +5,8 @@ How a step runs (see the notes on bash job control this builds on):
 * The step's text is written to a file, and the step's *control* to another::
 
       \\builtin trap 'ABORT-TEST' USR1; \\builtin test -z "${!-}" || \\builtin jobs >/dev/null 2>&1;
-      \\builtin source STEPFILE </dev/null >OUTFIFO 2>&1; \\builtin printf '%s %s\\n' MARKER "$?"
+      \\builtin source STEPFILE </dev/null >OUTFIFO 2>&1;
+      \\builtin printf '%s %s %s\\n' MARKER "$?" "${EPOCHREALTIME-}"
 
   The shell is sent ``\\builtin . CONTROLFILE`` (``.`` is ``source``) on its standard input
   (the *control pipe*): bash reads a pipe a byte at a time, a file whole, so the line it reads
@@ -24,8 +25,9 @@ How a step runs (see the notes on bash job control this builds on):
   ended since the last step.
 * **The protocol cannot be broken from inside by accident.** Every word of it is a builtin
   called as ``\\builtin NAME`` (the backslash defeats aliases, ``builtin`` defeats functions: a
-  step that defines ``source`` or ``printf`` changes nothing); it uses no shell variable (a step
-  may make every variable readonly); the marker is fresh and random for each step, so no output,
+  step that defines ``source`` or ``printf`` changes nothing); it sets no shell variable (a step
+  may make every variable readonly) and reads one, ``EPOCHREALTIME``, only for the time the
+  step ended, which it does without; the marker is fresh and random for each step, so no output,
   and no marker seen earlier (``set -v`` echoes the control line into the session log), can pass
   for the end of a later step.
 * End of file on the control pipe instead of a marker means the step ended the shell (``exit``,
@@ -113,6 +115,17 @@ class StepRun:
     dropped: int = 0  # bytes of output left out before ``output``
     shell_ended: bool = False  # the shell is gone: the next step starts a new one
     state_saved: bool = False  # (shell_ended) its exit saved the state the new shell starts from
+
+
+def _since(wall_start: float, ended: str) -> float:
+    """Seconds from ``wall_start`` (time.time()) to ``ended`` (bash's EPOCHREALTIME, its
+    decimal point the locale's); infinity when ``ended`` is no time after it (empty, or a
+    variable a step unset and set again)."""
+    try:
+        since = float(ended.replace(",", ".")) - wall_start
+    except ValueError:
+        return float("inf")
+    return since if since >= 0 else float("inf")
 
 
 def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
@@ -618,7 +631,11 @@ class BashSession:
             f"{_builtin(f'trap {trap} USR1')};"
             f' {_builtin("test")} -z "${{!-}}" || {_builtin("jobs")} >/dev/null 2>&1;'
             f" {_builtin('source')} {quoted['steps']}{stem}.sh </dev/null"
-            f" >{output.quoted_path} 2>&1; {_builtin('printf')} '%s %s\\n' {marker} \"$?\"\n",
+            # the marker carries when the step ended, by bash's clock: this process may be
+            # busy (``meanwhile``) when it ends. Empty where bash has no EPOCHREALTIME (before
+            # 5.0, or a step unset it): then the time the marker is read
+            f" >{output.quoted_path} 2>&1; {_builtin('printf')} '%s %s %s\\n' {marker} \"$?\""
+            ' "${EPOCHREALTIME-}"\n',
         )
         # bash reads a command from a pipe a byte at a time (so that it never takes input
         # meant for the commands it starts): a short line to source the control file, which
@@ -629,8 +646,10 @@ class BashSession:
         shell_ended = False
         spin = SPIN if self._quick and _SPARE_CPU else 0.0
         failed_meanwhile: Exception | None = None
+        busy = False  # whether this process did work of its own while the step ran
         try:
             if meanwhile is not None:
+                busy = True
                 try:
                     meanwhile()
                 except Exception as error:  # the step runs on: it was sent
@@ -657,13 +676,16 @@ class BashSession:
         self._running = None
         self._finish_output(output)
         duration = time.monotonic() - begin
-        self._quick = duration < QUICK_STEP
         status: int | None
         if shell_ended:
             status = self._shell_status()
         else:
             assert value is not None
-            status = int(value) if value.lstrip("-").isdigit() else None
+            exit_status, _, ended = value.partition(" ")
+            status = int(exit_status) if exit_status.lstrip("-").isdigit() else None
+            if busy:
+                duration = min(duration, _since(wall_start, ended))
+        self._quick = duration < QUICK_STEP
         if failed_meanwhile is not None:
             raise failed_meanwhile
         return StepRun(
