@@ -683,3 +683,29 @@ def test_a_step_result_makes_a_later_output_once_when_first_read() -> None:
     result.output = "set by hand\n"  # setting it forgets what was to be made
     assert result.output == "set by hand\n" and made == ["made"]
     assert StepResult(make_step("t", "true"), StepStatus.PASSED, output="x").output == "x"
+
+
+def test_a_waiting_capture_is_recorded_before_a_step_that_runs_nothing_in_the_session(
+    tmp_path: Path,
+) -> None:
+    """A skipped step, a screenshot, a skip-if test: no session step to record it during, so
+    it is recorded first, and a page served meanwhile shows it at once."""
+    steps = [
+        make_step("first", "echo one"),
+        make_step("skipped", "echo never", skip="not today"),
+        make_step("second", "echo two"),
+        make_step("probed", "echo three", skip_if="false"),
+    ]
+    project = make_project(tmp_path, steps)
+    store = CaptureStore(project.captures_dir)
+    runner = Runner(project, RunOptions())
+    runner.execute(steps[0])
+    assert store.read("first") is None
+    assert runner.execute(steps[1]).status == StepStatus.SKIPPED
+    assert store.read("first").output == "one\n"
+    runner.execute(steps[2])
+    assert store.read("second") is None
+    runner.execute(steps[3])  # its skip-if test runs in the session without recording
+    assert store.read("second").output == "two\n"
+    assert runner.finish(steps).passed
+    assert store.read("probed").output == "three\n"

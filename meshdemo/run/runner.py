@@ -41,7 +41,7 @@ from meshdemo.captures import (
 from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
-from meshdemo.model import Project, Step
+from meshdemo.model import Kind, Project, Step
 from meshdemo.run import policy, record
 from meshdemo.run.executors import StepContext, executor_for
 from meshdemo.run.life import (
@@ -319,6 +319,10 @@ class Runner:
         try:
             self.open()
             decided = self.skip_reason(step)
+            if decided is not None or not _records_meanwhile(step):
+                # no session step to record them during: now, so that a page served
+                # meanwhile (a presenter's `mkdocs serve`) shows them at once
+                self._record_waiting()
             if decided is not None:
                 result = StepResult(step, StepStatus(decided[0]), note=decided[1])
             else:
@@ -528,6 +532,14 @@ class Runner:
             digests=self.digests,
         )
         return result
+
+
+def _records_meanwhile(step: Step) -> bool:
+    """Whether ``step`` starts by running in the session, which records the captures waiting
+    while it runs (see :meth:`Runner._record`); a screenshot, a background step or a
+    ``skip-if`` test do not."""
+    options = step.options
+    return step.kind in (Kind.BASH, Kind.PYTHON) and not options.background and not options.skip_if
 
 
 # -- choosing steps -----------------------------------------------------------------------------
