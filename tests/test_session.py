@@ -306,6 +306,12 @@ def test_quick_steps_poll_for_their_end_and_a_slow_one_does_not_keep_polling(
     # every step polls after a quick one (the first too); the step after a slow one sleeps
     assert polled == [module.SPIN] * 4 + [0.0]
     assert len(ticks) >= 2  # a slow step still reports its progress while it runs
+    # a step polls after the caller's work meanwhile too, and one that took no time by bash's
+    # clock is quick however long that work kept this process from reading its end
+    session.run("sleep 0.05")
+    session.run("true", meanwhile=lambda: time.sleep(0.01))
+    session.run("true", meanwhile=lambda: None)
+    assert polled[-3:] == [module.SPIN, 0.0, module.SPIN]
     monkeypatch.setattr(module, "_SPARE_CPU", False)  # one CPU: bash needs it, never poll
     session.run("true")
     session.run("true")

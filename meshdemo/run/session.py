@@ -89,10 +89,11 @@ ABORT_RETRY = 0.1  # seconds between two rounds of an abort (USR1, then the step
 TICK = 0.25  # seconds between ``tick`` calls while a step runs
 TRIM_EVERY = 1.0  # seconds between trims of the background steps' logs
 READ_SIZE = 1 << 16
-# After sending a step, while steps end this fast, its end is awaited by polling for up to
-# SPIN seconds before sleeping in select: waking a process on an idle CPU of a virtual machine
-# takes tens of microseconds, a good part of a trivial step. Only with another CPU free for
-# bash: on one CPU, polling would hold it while bash waits for it.
+# After sending a step (and doing the caller's work meanwhile, which takes about as long as a
+# trivial step: a trivial step often is not done yet), while steps end this fast, its end is
+# awaited by polling for up to SPIN seconds before sleeping in select: waking a process on an
+# idle CPU of a virtual machine takes tens of microseconds, a good part of a trivial step.
+# Only with another CPU free for bash: on one CPU, polling would hold it while bash waits.
 SPIN = 0.0002
 QUICK_STEP = 0.002  # seconds: a step that ended within this lets the next one poll
 _SPARE_CPU = len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else False
@@ -654,7 +655,6 @@ class BashSession:
                     meanwhile()
                 except Exception as error:  # the step runs on: it was sent
                     failed_meanwhile = error
-                spin = 0.0
             value = self._read_marker(marker, deadline, tick, output, spin)
             if value is None:
                 outcome, shell_ended = Outcome.SHELL_EXITED, True
