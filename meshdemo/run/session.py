@@ -647,10 +647,8 @@ class BashSession:
         shell_ended = False
         spin = SPIN if self._quick and _SPARE_CPU else 0.0
         failed_meanwhile: Exception | None = None
-        busy = False  # whether this process did work of its own while the step ran
         try:
             if meanwhile is not None:
-                busy = True
                 try:
                     meanwhile()
                 except Exception as error:  # the step runs on: it was sent
@@ -683,7 +681,7 @@ class BashSession:
             assert value is not None
             exit_status, _, ended = value.partition(" ")
             status = int(exit_status) if exit_status.lstrip("-").isdigit() else None
-            if busy:
+            if meanwhile is not None:  # this process may have read the marker late
                 duration = min(duration, _since(wall_start, ended))
         self._quick = duration < QUICK_STEP
         if failed_meanwhile is not None:
