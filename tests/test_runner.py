@@ -688,8 +688,9 @@ def test_a_step_result_makes_a_later_output_once_when_first_read() -> None:
 def test_a_waiting_capture_is_recorded_before_a_step_that_runs_nothing_in_the_session(
     tmp_path: Path,
 ) -> None:
-    """A skipped step, a screenshot, a skip-if test: no session step to record it during, so
-    it is recorded first, and a page served meanwhile shows it at once."""
+    """A skipped step (or a screenshot, a background step) gives it no session step to be
+    recorded during, so it is recorded first, and a page served meanwhile shows it at once; a
+    skip-if test records it while the test runs."""
     steps = [
         make_step("first", "echo one"),
         make_step("skipped", "echo never", skip="not today"),
@@ -705,7 +706,7 @@ def test_a_waiting_capture_is_recorded_before_a_step_that_runs_nothing_in_the_se
     assert store.read("first").output == "one\n"
     runner.execute(steps[2])
     assert store.read("second") is None
-    runner.execute(steps[3])  # its skip-if test runs in the session without recording
+    runner.execute(steps[3])  # recorded while its skip-if test runs
     assert store.read("second").output == "two\n"
     assert runner.finish(steps).passed
     assert store.read("probed").output == "three\n"

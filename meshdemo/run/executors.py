@@ -48,6 +48,9 @@ class StepContext:
 
 
 class Executor(Protocol):
+    # whether ``run`` runs the step in the session, calling ``context.meanwhile`` while it runs
+    in_session: bool
+
     def run(self, step: Step, context: StepContext) -> StepResult: ...
 
 
@@ -99,6 +102,8 @@ def result_of(step: Step, run: StepRun, source: Path | None) -> StepResult:
 
 
 class BashStep:
+    in_session = True
+
     def run(self, step: Step, context: StepContext) -> StepResult:
         options = step.options
         run = context.session.run(
@@ -113,6 +118,8 @@ class BashStep:
 
 
 class BackgroundStep:
+    in_session = False
+
     def run(self, step: Step, context: StepContext) -> StepResult:
         run = context.session.run_background(
             step.command, name=step.id, check=context.background_check
@@ -133,6 +140,8 @@ class BackgroundStep:
 
 
 class PythonStep:
+    in_session = True
+
     def run(self, step: Step, context: StepContext) -> StepResult:
         folder = context.workdir / "python"
         folder.mkdir(parents=True, exist_ok=True)
@@ -151,6 +160,8 @@ class PythonStep:
 
 
 class ScreenshotStep:
+    in_session = False
+
     def run(self, step: Step, context: StepContext) -> StepResult:
         options = step.options
         begin = time.monotonic()

@@ -41,7 +41,7 @@ from meshdemo.captures import (
 from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
-from meshdemo.model import Kind, Project, Step
+from meshdemo.model import Project, Step
 from meshdemo.run import policy, record
 from meshdemo.run.executors import StepContext, executor_for
 from meshdemo.run.life import (
@@ -264,6 +264,11 @@ class Runner:
         if failed is not None:
             raise RunBroken(self.error) from failed
 
+    @property
+    def _meanwhile(self) -> Callable[[], None] | None:
+        """What a session step does while it runs: record the captures waiting, if any."""
+        return self._record_meanwhile if self._waiting else None
+
     def _record_meanwhile(self) -> None:
         # while a step runs: an error is raised once that step is done (see execute)
         try:
@@ -319,7 +324,7 @@ class Runner:
         try:
             self.open()
             decided = self.skip_reason(step)
-            if decided is not None or not _records_meanwhile(step):
+            if decided is not None or not executor_for(step).in_session:
                 # no session step to record them during: now, so that a page served
                 # meanwhile (a presenter's `mkdocs serve`) shows them at once
                 self._record_waiting()
@@ -353,7 +358,7 @@ class Runner:
             tick=tick,
             background_check=self.background_check,
             started_background=self._started_background,
-            meanwhile=self._record_meanwhile if self._waiting else None,
+            meanwhile=self._meanwhile,
         )
 
     def _started_background(self, pgid: int, result: StepResult) -> None:
@@ -365,7 +370,12 @@ class Runner:
         if not test:
             return None
         assert self.session is not None
-        probe = self.session.run(test, name=f"{step.id}.skip-if", timeout=step.options.timeout)
+        probe = self.session.run(
+            test,
+            name=f"{step.id}.skip-if",
+            timeout=step.options.timeout,
+            meanwhile=self._meanwhile,
+        )
         if probe.outcome == Outcome.EXITED and probe.status == 0:
             return StepResult(step, StepStatus.SKIPPED, note=f"skipped: skip-if `{test}` held")
         return None
@@ -532,14 +542,6 @@ class Runner:
             digests=self.digests,
         )
         return result
-
-
-def _records_meanwhile(step: Step) -> bool:
-    """Whether ``step`` starts by running in the session, which records the captures waiting
-    while it runs (see :meth:`Runner._record`); a screenshot, a background step or a
-    ``skip-if`` test do not."""
-    options = step.options
-    return step.kind in (Kind.BASH, Kind.PYTHON) and not options.background and not options.skip_if
 
 
 # -- choosing steps -----------------------------------------------------------------------------
