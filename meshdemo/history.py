@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -49,7 +48,14 @@ from meshdemo.captures import (
 from meshdemo.errors import ConfigError, MeshdemoError
 from meshdemo.model import Project
 
-log = logging.getLogger("meshdemo.history")
+
+def _warn(message: str, *args: object) -> None:
+    """Say what the history could not do (logging loads only then: a run that keeps its
+    history, as most do, never needs it)."""
+    import logging
+
+    logging.getLogger("meshdemo.history").warning(message, *args)
+
 
 HISTORY_DIR = "history"
 DEFAULT_SIZE = 10
@@ -169,7 +175,7 @@ class History:
             try:
                 found.append(read_run(folder))
             except MeshdemoError as error:
-                log.warning("run history: %s", error)
+                _warn("run history: %s", error)
         return sorted(found, key=lambda run: (run.record.started_at, run.run_id))
 
     def keep(
@@ -323,12 +329,12 @@ def keep_run(
     try:
         history = History.of(project)
     except ConfigError as error:
-        log.warning("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
+        _warn("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
         history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
     try:
         return history.keep(record, captures, images, encoded, written)
     except OSError as error:
-        log.warning("run history: could not keep run %s: %s", record.run_id, error)
+        _warn("run history: could not keep run %s: %s", record.run_id, error)
         return None
 
 

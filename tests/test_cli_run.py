@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -172,3 +174,52 @@ def test_demo_from_resumes_the_shell_state_like_run_from(project: Path) -> None:
     resumed = cli.meshdemo("demo", *DEMO_FROM_GREET, cwd=project)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "✓ greet" in resumed.stdout
+
+
+def test_a_run_loads_only_what_its_steps_need(tmp_path: Path) -> None:
+    """Steps without an expected output or a secret: the output comparison, logging and the
+    masking rules are never loaded (each costs milliseconds at every run's start); a step
+    that has them loads them when it needs them, and a secret is still masked."""
+    project = cli.engine_guide(
+        tmp_path / "guide",
+        (".bash #plain", "echo one"),
+        (".bash #more", "echo two"),
+    )
+    code = (
+        "import json, sys\n"
+        "from meshdemo import cli\n"
+        "from meshdemo.run.masking import RULES\n"
+        "status = cli.main(['run', '-f', 'mkdocs.yml'])\n"
+        "loaded = [m for m in ('logging', 'meshdemo.run.normalize') if m in sys.modules]\n"
+        "compiled = [rule.name for rule in RULES if 'pattern' in vars(rule)]\n"
+        "print(json.dumps([status, loaded, compiled]), file=sys.stderr)\n"
+    )
+
+    def report() -> list:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=project,
+            env=cli.environment({"MESHDEMO_NO_CACHE": "0"}),  # the project cache, as users have it
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return json.loads(done.stderr.strip().splitlines()[-1])
+
+    report()  # the first run reads the project; the second starts from its cache, as most do
+    assert report() == [0, [], []]
+
+    page = project / "docs" / "index.md"
+    page.write_text(
+        page.read_text()
+        + '\n``` { .bash #secret }\necho "password=hunter2-$((6 * 7))"; echo took 3s\n```\n\n'
+        + "``` { .text .expected }\ntook 5s\n```\n"
+    )
+    report()  # the page changed: read again
+    status, loaded, compiled = report()
+    assert status == 0
+    assert loaded == ["meshdemo.run.normalize"]  # the durations compare as <DUR>
+    assert compiled == ["secret-key-value"]
+    saved = json.loads((project / "docs" / "captures" / "secret.json").read_text())
+    assert "hunter2" not in saved["output"] and "password=[masked]" in saved["output"]

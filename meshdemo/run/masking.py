@@ -153,7 +153,7 @@ class Rule:
     """One form a secret takes in a demo's output, and how it is masked."""
 
     name: str
-    pattern: re.Pattern[str]
+    regex: str  # compiled on first use (:attr:`pattern`): most outputs need few rules
     # what any match contains, as patterns over the lower-cased text (literals, or a literal
     # prefix: those are found fast): without one the rule is not run
     triggers: tuple[str, ...]
@@ -162,6 +162,11 @@ class Rule:
     # (patterns that span lines)
     scope: Literal["line", "text"] = "line"
     cut_only: bool = False  # only for the tail of a longer output (``mask(..., cut=True)``)
+    flags: int = 0
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.regex, self.flags)
 
 
 RULES: tuple[Rule, ...] = (
@@ -169,72 +174,69 @@ RULES: tuple[Rule, ...] = (
     # identifies the cluster, and the block is noise in a page anyway); unterminated: to the end
     Rule(
         "pem-block",
-        re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?(?:-----END \1-----|\Z)", re.DOTALL),
+        r"-----BEGIN ([A-Z0-9 ]+)-----.*?(?:-----END \1-----|\Z)",
         ("-----",),
         scope="text",
+        flags=re.DOTALL,
     ),
     # the end of a PEM block whose BEGIN line is not in the text (an output cut to its tail,
     # `tail key.pem`): the base64 lines above the END line, and the END line
     Rule(
         "pem-block-without-begin",
-        re.compile(
-            r"(?:^[A-Za-z0-9+/=]{8,}[ \t]*\n)*^[A-Za-z0-9+/=]*-----END [A-Z0-9 ]+-----",
-            re.MULTILINE,
-        ),
+        (r"(?:^[A-Za-z0-9+/=]{8,}[ \t]*\n)*^[A-Za-z0-9+/=]*-----END [A-Z0-9 ]+-----"),
         ("-----",),
         scope="text",
+        flags=re.MULTILINE,
     ),
     # a PEM block base64-encoded, as a Secret's data holds it (`-o jsonpath='{.data.tls\.key}'`)
-    Rule("base64-pem", re.compile(r"LS0tLS1CRUdJT[A-Za-z0-9+/=]*"), ("ls0tls1crudjt",)),
+    Rule("base64-pem", r"LS0tLS1CRUdJT[A-Za-z0-9+/=]*", ("ls0tls1crudjt",)),
     # a JSON web token (service-account tokens, OIDC id-tokens), and one base64-encoded
-    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), ("eyj",)),
-    Rule("base64-jwt", re.compile(r"\bZXlK[A-Za-z0-9+/]{16,}={0,2}"), ("zxlk",)),
+    Rule("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", ("eyj",)),
+    Rule("base64-jwt", r"\bZXlK[A-Za-z0-9+/]{16,}={0,2}", ("zxlk",)),
     Rule(
         "github-token",
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"),
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
         (r"gh[pousr]_|github_pat_",),
     ),
     Rule(
         "aws-access-key-id",
-        re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
+        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
         (r"a(?:kia|sia|gpa|ida|roa|npa|nva|ipa)",),
     ),
     # the password of a URL: https://user:PASSWORD@host, postgres://admin:PASSWORD@db
     Rule(
         "url-password",
-        re.compile(
-            r"(?P<key>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)"
-        ),
+        (r"(?P<key>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)"),
         ("://",),
         _mask_value,
     ),
     Rule(
         "authorization-header",
         # (a token holds a digit or a base64 sign: "Basic permissions" is prose)
-        re.compile(
+        (
             r"(?P<key>\b(?:Bearer|Basic)\s+)"
-            r"(?P<value>(?=[A-Za-z._~-]*[0-9+/=])[A-Za-z0-9._~+/=-]{8,})",
-            re.IGNORECASE,
+            r"(?P<value>(?=[A-Za-z._~-]*[0-9+/=])[A-Za-z0-9._~+/=-]{8,})"
         ),
         (r"bearer\s", r"basic\s"),
         _mask_value,
+        flags=re.IGNORECASE,
     ),
     # the values of a Secret's data (base64) and stringData, whatever their keys are called,
     # in YAML (`kubectl get secret -o yaml`) and JSON
     Rule(
         "secret-data-yaml",
-        re.compile(
+        (
             r"^(?P<head>(?P<indent>[ ]*)(?:- )?(?P<field>data|stringData):[ ]*\n)"
-            r"(?P<body>(?:(?P=indent)[ ]+\S[^\n]*(?:\n|\Z))+)",
-            re.MULTILINE,
+            r"(?P<body>(?:(?P=indent)[ ]+\S[^\n]*(?:\n|\Z))+)"
         ),
         ("data:",),
         _mask_yaml_data,
         scope="text",
+        flags=re.MULTILINE,
     ),
     Rule(
         "secret-data-json",
-        re.compile(r'(?P<head>"(?P<field>data|stringData)"\s*:\s*\{)(?P<body>[^{}]*)\}'),
+        r'(?P<head>"(?P<field>data|stringData)"\s*:\s*\{)(?P<body>[^{}]*)\}',
         ('data"',),
         _mask_json_data,
         scope="text",
@@ -243,7 +245,7 @@ RULES: tuple[Rule, ...] = (
     # MYSQL_ROOT_PASSWORD=…, AWS_SECRET_ACCESS_KEY="…", "SessionToken": "…", client-key-data: …
     Rule(
         "secret-key-value",
-        re.compile(
+        (
             r"(?P<key>(?<![\w.-])(?P<quote>[\"']?)(?P<name>-{0,2}[A-Za-z_][\w.-]*)(?P=quote)"
             r"\s*[:=]\s*)(?P<value>\[masked\]|\"[^\"\n]*\"|'[^'\n]*'|[^\s,;}\]\"']+)"
         ),
@@ -263,7 +265,7 @@ RULES: tuple[Rule, ...] = (
     # what is left of a base64 secret at the head of an output cut to its tail
     Rule(
         "cut-base64-head",
-        re.compile(r"\A[A-Za-z0-9+/=]{16,}(?=\s|\Z)"),
+        r"\A[A-Za-z0-9+/=]{16,}(?=\s|\Z)",
         (),
         scope="text",
         cut_only=True,
