@@ -308,3 +308,27 @@ def test_a_build_never_creates_the_private_folder_and_never_keeps_an_error(
         with pytest.raises(ParseError):
             project_cache.PageCache(absent).read("bad.md", bad, tmp_path / "docs")
     assert parsed.count == 3 and not list((absent / "pages").glob("*.pickle"))
+
+
+def test_the_code_that_reads_a_project_is_known_by_its_source_files(tmp_path: Path) -> None:
+    """An edit to meshdemo's own source (an editable install keeps its version) makes a new
+    key; bytecode and files that are not Python source do not."""
+    package = tmp_path / "meshdemo"
+    (package / "guide").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    module = package / "guide" / "pages.py"
+    module.write_text("STEP = 1\n")
+    first = project_cache.source_stamp(package)
+    assert "guide/pages.py" in first and project_cache.source_stamp(package) == first
+
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "x.py").write_text("")
+    (package / "README.txt").write_text("notes")
+    assert project_cache.source_stamp(package) == first
+
+    module.write_text("STEP = 2\n")  # the same size: the modification time tells
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 1_000_000))
+    edited = project_cache.source_stamp(package)
+    assert edited != first
+    (package / "guide" / "new.py").write_text("")
+    assert project_cache.source_stamp(package) not in (first, edited)
