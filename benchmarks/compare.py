@@ -363,7 +363,7 @@ def compare_shape(shape: str, title: str, sizes: Sequence[int], s: Settings, out
         columns.append(f"per extra step ({sizes[0]}→{big})")
     columns.append("meshdemo ÷ tool")
     rows = []
-    figures: dict[str, dict[str, float | str | None]] = {}
+    figures: dict[str, dict[str, float | str | list[float] | None]] = {}
     for peer in s.peers:
         timed = jobs.get(f"{peer.name}@{big}")
         if timed is None:

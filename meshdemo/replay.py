@@ -228,8 +228,13 @@ class ReplayView:
     @property
     def current_page(self) -> str | None:
         """The page of the step being replayed (or of the last one played)."""
-        step = self.progress.current or (self.progress.played or [None])[-1]
-        return self._pages.get(step) if step else None
+        return self._pages.get(self.at or "")
+
+    @property
+    def at(self) -> str | None:
+        """The step being replayed, or the last one played (None before the first)."""
+        played = self.progress.played
+        return self.progress.current or (played[-1] if played else None)
 
     @property
     def position(self) -> tuple[int, int]:

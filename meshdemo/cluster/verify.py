@@ -108,7 +108,8 @@ def wait_for_deployments(namespace: str, timeout: float = DEFAULT_TIMEOUT) -> li
     deadline = time.monotonic() + timeout
     state: dict[str, Any] = {}
     while True:
-        listing = apps.list_namespaced_deployment(namespace)
+        # (Any: the client types every field optional; a server always sets metadata)
+        listing: Any = apps.list_namespaced_deployment(namespace)
         state = {d.metadata.name: d for d in listing.items}
         if state and all(_rolled_out(d) for d in state.values()):
             return sorted(state)
@@ -162,9 +163,10 @@ def pods_without_proxy(namespace: str) -> list[str]:
     from kubernetes import client
 
     core = client.CoreV1Api(api_client())
+    listed: list[Any] = core.list_namespaced_pod(namespace).items  # (see wait_for_deployments)
     pods = [
         pod
-        for pod in core.list_namespaced_pod(namespace).items
+        for pod in listed
         if pod.metadata.deletion_timestamp is None
         and (pod.status is None or pod.status.phase not in ("Succeeded", "Failed"))
     ]

@@ -21,11 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 from mdit_py_plugins.utils import is_code_block
+
+if TYPE_CHECKING:
+    from markdown_it.ruler import RuleOptionsType
 
 
 class InfoError(ValueError):
@@ -192,7 +196,7 @@ def _container(name: str, pattern: re.Pattern[str]) -> Callable[..., bool]:
 
 def containers_plugin(md: MarkdownIt) -> None:
     """Admonitions (``!!!``, ``???``, ``???+``) and content tabs (``===``) as block rules."""
-    alt = {"alt": ["paragraph", "reference", "blockquote", "list"]}
+    alt: RuleOptionsType = {"alt": ["paragraph", "reference", "blockquote", "list"]}
     md.block.ruler.before("fence", "admonition", _container("admonition", _ADMONITION_RE), alt)
     md.block.ruler.before("fence", "tab", _container("tab", _TAB_RE), alt)
 
@@ -245,7 +249,7 @@ def heading_text(inline: Token) -> str:
     if not children and inline.content:  # from ``parse``: its inline content is parsed now
         children = _full().parseInline(inline.content)[0].children or []
     parts: list[str] = []
-    for child in children:
+    for child in children or ():
         if child.type in ("text", "code_inline", "html_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):

@@ -211,7 +211,7 @@ def pages_outside_nav(project: Project) -> list[Problem]:
             assert bash[0].map is not None
             problems.append(
                 Problem(
-                    display_path(file.abs_src_path),
+                    display_path(file.abs_src_path or file.src_uri),
                     bash[0].map[0] + 1,
                     f"page not in nav: its {len(bash)} bash block(s) never run",
                     severity="warning",

@@ -89,7 +89,8 @@ def read_project(config_path: Path) -> tuple[Project, Inputs]:
             if file.src_uri in seen_pages:
                 continue
             seen_pages.add(file.src_uri)
-            path = Path(file.abs_src_path)
+            # (MkDocs types it optional: a generated file has none; named where it would be)
+            path = Path(file.abs_src_path or docs_dir / file.src_uri)
             try:
                 raw = file.content_string
             except (OSError, ValueError) as error:
@@ -119,7 +120,7 @@ def read_project(config_path: Path) -> tuple[Project, Inputs]:
                     source=path,
                     title=nav_page.title,
                     markdown=rendered,
-                    steps=read.steps,
+                    steps=tuple(read.steps),
                 )
             )
     project = Project(

@@ -162,10 +162,10 @@ def compare(
     lines = [_measure(line) for line in actual.splitlines()]
     position = 0
     for raw in expected.splitlines():
-        want = _measure(raw)
-        if not want.text:
+        wanted = _measure(raw)
+        if not wanted.text:
             continue
-        while position < len(lines) and not _inside(want, lines[position], tolerance):
+        while position < len(lines) and not _inside(wanted, lines[position], tolerance):
             position += 1
         if position == len(lines):
             return Comparison(False, f"expected line not found (in order): {raw.strip()!r}")

@@ -71,16 +71,18 @@ class Event:
     run: RunResult | None = None
 
 
+# (``_output``, where the property keeps the value, is no field: the type checker does not
+# know it)
 def _get_output(result: StepResult) -> str:
     make = result._make_output
     if make is not None:
-        result._output = make()
+        result._output = make()  # type: ignore[attr-defined]
         result._make_output = None
-    return result._output
+    return result._output  # type: ignore[attr-defined,no-any-return]
 
 
 def _set_output(result: StepResult, value: str) -> None:
-    result._output = value
+    result._output = value  # type: ignore[attr-defined]
     result._make_output = None
 
 

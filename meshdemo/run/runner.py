@@ -262,7 +262,7 @@ class Runner:
                     )
             del self._waiting[0]
         if failed is not None:
-            raise RunBroken(self.error) from failed
+            raise RunBroken(self.error or describe(failed)) from failed
 
     @property
     def _meanwhile(self) -> Callable[[], None] | None:

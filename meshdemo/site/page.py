@@ -197,7 +197,7 @@ def _replay_lines(replay: ReplayView, page: str, marker: Callable[[str], str]) -
     """The replay's banner, and a link to the step it is at (which the banner follows)."""
     played, total = replay.position
     lines = ["", marker(blocks.replay_banner(replay.progress.run_started_at, played, total)), ""]
-    step = replay.progress.current or (replay.progress.played or [None])[-1]
+    step = replay.at
     current_page = replay.current_page
     if step and current_page:
         here = posixpath.dirname(page) or "."

@@ -197,13 +197,13 @@ def _declared_version(tree: SourceTree, preset: Preset) -> str | None:
 
 def read_outputs(tree: SourceTree, preset: Preset) -> dict[str, Outputs]:
     outputs: dict[str, Outputs] = {}
-    for command, spec in preset.tables.items():
-        outputs.setdefault(command, Outputs()).table = _table(tree, spec)
-    for command, spec in preset.json.items():
+    for command, table in preset.tables.items():
+        outputs.setdefault(command, Outputs()).table = _table(tree, table)
+    for command, json_from in preset.json.items():
         evaluator = Evaluator(tree)
         outputs.setdefault(command, Outputs()).json = JsonOutput(
-            fields=tuple(evaluator.struct_tags(spec.package, spec.struct, "json")),
-            source=f"{spec.package}: type {spec.struct}",
+            fields=tuple(evaluator.struct_tags(json_from.package, json_from.struct, "json")),
+            source=f"{json_from.package}: type {json_from.struct}",
         )
     return outputs
 
