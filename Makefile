@@ -1,6 +1,6 @@
 # meshdemo: two commands set everything up on a fresh machine.
 #   make serve   the guide on http://$(ADDR) (live reload)
-#   make test    ruff (lint, format) + the whole test suite (JUnit report in build/junit.xml)
+#   make test    ruff (lint, format), mypy + the whole test suite (JUnit report in build/junit.xml)
 #   make demo    the live demo: the whole guide against a local kind cluster (Docker, kind, kubectl)
 
 PYTHON ?= python3
@@ -18,7 +18,7 @@ export NO_MKDOCS_2_WARNING := 1
 
 help:
 	@echo "make serve   set up, then serve the guide on http://$(ADDR)  (ADDR=host:port)"
-	@echo "make test    set up, then ruff + pytest (report: build/junit.xml)"
+	@echo "make test    set up, then ruff, mypy + pytest (report: build/junit.xml)"
 	@echo "make demo    set up, then run the whole guide on a local kind cluster"
 	@echo "make build   the static site into site/ (mkdocs build --strict)"
 	@echo "make check   check the guide's steps without running them (meshdemo check)"
@@ -55,6 +55,7 @@ test: $(STAMP)
 	@mkdir -p build
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest --junitxml=build/junit.xml
 
 demo: $(STAMP)
@@ -68,7 +69,7 @@ check: $(STAMP)
 
 # .meshdemo/ is kept: it holds the private kubeconfig of a demo cluster that may still be running.
 clean:
-	rm -rf site build .pytest_cache .ruff_cache
+	rm -rf site build .pytest_cache .ruff_cache .mypy_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
