@@ -217,8 +217,7 @@ class History:
                     linked.append(capture)
                 else:
                     lines.append(as_line(data))
-                image = Path(images) / capture.artifact if capture.artifact else None
-                if capture.artifact and image is not None and image.is_file():
+                if capture.artifact and (image := Path(images) / capture.artifact).is_file():
                     copy = staging / capture.artifact
                     copy.parent.mkdir(parents=True, exist_ok=True)
                     if not _linked(image, copy):
