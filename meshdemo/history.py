@@ -208,11 +208,12 @@ class History:
             for capture in captures:
                 done = (encoded or {}).get(capture.id)
                 data = encode_capture(capture) if done is None else done
+                shared = written.path_for(capture.id) if written is not None else None
                 if (
-                    written is not None
+                    shared is not None
                     and len(data) >= SHARED_FROM
-                    and _same_capture(written.path_for(capture.id), data)
-                    and _linked(written.path_for(capture.id), store.path_for(capture.id))
+                    and _same_capture(shared, data)
+                    and _linked(shared, store.path_for(capture.id))
                 ):
                     linked.append(capture)
                 else:

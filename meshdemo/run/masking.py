@@ -183,7 +183,7 @@ RULES: tuple[Rule, ...] = (
     # `tail key.pem`): the base64 lines above the END line, and the END line
     Rule(
         "pem-block-without-begin",
-        (r"(?:^[A-Za-z0-9+/=]{8,}[ \t]*\n)*^[A-Za-z0-9+/=]*-----END [A-Z0-9 ]+-----"),
+        r"(?:^[A-Za-z0-9+/=]{8,}[ \t]*\n)*^[A-Za-z0-9+/=]*-----END [A-Z0-9 ]+-----",
         ("-----",),
         scope="text",
         flags=re.MULTILINE,
@@ -206,7 +206,7 @@ RULES: tuple[Rule, ...] = (
     # the password of a URL: https://user:PASSWORD@host, postgres://admin:PASSWORD@db
     Rule(
         "url-password",
-        (r"(?P<key>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)"),
+        r"(?P<key>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:)(?P<value>[^\s@/'\"]+)(?=@)",
         ("://",),
         _mask_value,
     ),
