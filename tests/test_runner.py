@@ -710,3 +710,58 @@ def test_a_waiting_capture_is_recorded_before_a_step_that_runs_nothing_in_the_se
     assert store.read("second").output == "two\n"
     assert runner.finish(steps).passed
     assert store.read("probed").output == "three\n"
+
+
+def _spy_on_batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The names of the steps of every batch the run sends (the real queue still runs)."""
+    from meshdemo.run.session import BashSession
+
+    batches: list[list[str]] = []
+    queue = BashSession.queue
+
+    def spy(self: BashSession, steps: Any) -> None:
+        batches.append([name for _, name, _ in steps])
+        queue(self, steps)
+
+    monkeypatch.setattr(BashSession, "queue", spy)
+    return batches
+
+
+def test_quick_steps_go_in_batches_and_a_failure_stops_them_in_the_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = _spy_on_batches(monkeypatch)
+    trail = tmp_path / "trail"
+    steps = [make_step(f"s{i:02d}", f"echo {i} >>{trail}; echo out {i}") for i in range(12)]
+    steps[9] = make_step("s09", f"echo 9 >>{trail}; echo broken; false")
+    result, store = run(tmp_path, steps)
+    assert len(batches) >= 2 and max(len(b) for b in batches) >= 4  # sent ahead, growing
+    assert statuses(result) == {
+        **{f"s{i:02d}": StepStatus.PASSED for i in range(9)},
+        "s09": StepStatus.FAILED,
+        "s10": StepStatus.NOT_RUN,
+        "s11": StepStatus.NOT_RUN,
+    }
+    # the shell ran nothing after the failed step, although it had been sent the rest
+    assert any("s10" in batch for batch in batches)
+    assert trail.read_text().split() == [str(i) for i in range(10)]
+    for i in range(9):
+        capture = store.read(f"s{i:02d}")
+        assert capture is not None and capture.output == f"out {i}\n"
+    failed = store.read("s09")
+    assert failed is not None and (failed.output, failed.exit_status) == ("broken\n", 1)
+    assert store.read("s10") is None
+
+
+def test_a_step_judged_by_its_output_ends_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = _spy_on_batches(monkeypatch)
+    trail = tmp_path / "trail"
+    steps = [make_step(f"s{i}", f"echo {i} >>{trail}") for i in range(4)]
+    steps.append(make_step("judged", "echo actual", expected=ExpectedOutput(text="wanted", line=9)))
+    steps += [make_step(f"t{i}", f"echo t{i} >>{trail}") for i in range(3)]
+    result, _ = run(tmp_path, steps)
+    assert statuses(result)["judged"] == StepStatus.FAILED
+    assert all(batch[-1] == "judged" for batch in batches if "judged" in batch)
+    assert trail.read_text().split() == ["0", "1", "2", "3"]

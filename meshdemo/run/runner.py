@@ -41,7 +41,7 @@ from meshdemo.captures import (
 from meshdemo.cluster.kubeconfig import private_kubeconfig
 from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
-from meshdemo.model import Project, Step
+from meshdemo.model import Kind, Project, Step
 from meshdemo.run import policy, record
 from meshdemo.run.executors import StepContext, executor_for
 from meshdemo.run.life import (
@@ -74,6 +74,9 @@ PINNED_ENV = (
     "MESHDEMO_EXISTING_CLUSTER",
 )
 BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as started
+# Quick steps in a row are sent to the shell together (BashSession.queue), as many as quick
+# steps came before them, up to this: a trivial step then costs bash a third of a round trip
+MAX_BATCH = 32
 
 
 def _now() -> str:
@@ -348,6 +351,41 @@ class Runner:
             raise self._broken_meanwhile
         return result
 
+    def _batchable(self, step: Step) -> bool:
+        """Can ``step`` be sent ahead (see :meth:`_send_ahead`)? A plain bash step, run once,
+        whose verdict bash can tell (its exit status is 0, or any), that the policy runs."""
+        options = step.options
+        return (
+            step.kind == Kind.BASH
+            and not options.background
+            and options.stream is None
+            and options.retry <= 1
+            and not options.skip_if
+            and options.exit in (0, None)
+            and self.skip_reason(step) is None
+        )
+
+    def _send_ahead(self, steps: Sequence[Step], index: int) -> None:
+        """While steps end quickly, send the next ones to the shell at once: it runs them one
+        after the other while this process records and reports each (the runner still takes
+        them one at a time, see BashSession.queue). A batch stops in the shell at the first
+        step that fails; a step with an expected output (judged here, not in bash) ends it."""
+        session = self.session
+        if session is None or not self.record_later or self.failure or self.error:
+            return
+        size = min(MAX_BATCH, session.quick_streak + 1)
+        if session.quick_streak == 0 or session.queued:
+            return
+        batch: list[Step] = []
+        for step in steps[index : index + size]:
+            if not self._batchable(step):
+                break
+            batch.append(step)
+            if step.expected is not None:
+                break
+        if len(batch) > 1:
+            session.queue([(s.command, s.id, s.options.exit == 0) for s in batch])
+
     def _context(self, step: Step) -> StepContext:
         assert self.session is not None
         tick = (lambda: self._emit(Event(EventKind.TICK, step=step))) if self.on_event else None
@@ -431,7 +469,8 @@ class Runner:
         signum: int | None = None
         try:
             self.open()
-            for step in steps:
+            for index, step in enumerate(steps):
+                self._send_ahead(steps, index)
                 self.execute(step)
         except KeyboardInterrupt as stop:
             signum = signal_of(stop)

@@ -30,6 +30,17 @@ How a step runs (see the notes on bash job control this builds on):
   step ended, which it does without; the marker is fresh and random for each step, so no output,
   and no marker seen earlier (``set -v`` echoes the control line into the session log), can pass
   for the end of a later step.
+* **Quick steps in a row go in a batch** (:meth:`BashSession.queue`): one control file holds
+  the lines of several steps, each line as above, so bash goes from one step to the next
+  without waiting for this process, which meanwhile takes each result as its marker comes
+  (:meth:`BashSession.run`, as for a step sent alone). Each step keeps its file, its FIFO,
+  its marker and its abort file. A batch never runs a step a run of single steps would not
+  have run: a step whose exit status the runner judges stops the batch in bash unless it
+  exits 0 (``case $?``, which neither sets a variable nor turns a ``set -e`` off); a timeout,
+  a step asked for out of order or the end of the session first create the batch's halt
+  file, which every line tests before its step, and then wait for the batch's own end marker.
+  An interrupted run reports as interrupted the step it was waiting for: bash may have ended
+  a few quick steps past it, whose captures are not written.
 * End of file on the control pipe instead of a marker means the step ended the shell (``exit``,
   ``exec``, ``kill $$``): reported as such, never waited for beyond the step's deadline (an
   ``exec sleep 3000`` is stopped at its timeout like any step). The shell's EXIT trap saves the
@@ -64,7 +75,8 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +159,19 @@ def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
 
 
 _LIVE_SHELLS: set[int] = set()  # shells of the sessions open in this process
+
+
+@dataclass
+class _Queued:
+    """A step sent ahead (:meth:`BashSession.queue`), until :meth:`BashSession.run` takes it."""
+
+    command: str
+    name: str
+    seq: int
+    step_file: str
+    output: StepOutput
+    marker: str
+    gated: bool  # the batch stops after it unless it exits 0
 
 
 class SessionError(RuntimeError):
@@ -266,11 +291,17 @@ class BashSession:
         self.backgrounds: dict[int, Path] = {}  # pgid -> log of running background steps
         self._background_tails: dict[int, OutputTail] = {}  # pgid -> what trimming kept
         self._strays: list[int] = []  # FIFOs of ended steps still held by a process they left
-        self._idle_output: StepOutput | None = None  # the last step's FIFO, for the next one
+        self._idle_outputs: list[StepOutput] = []  # FIFOs of ended steps, for the next ones
+        self._queue: deque[_Queued] = deque()  # steps sent ahead (see queue), in order
+        self._batch_end: str | None = None  # the marker that ends the batch sent (see queue)
+        self._halt: str | None = None  # the file that stops the batch sent at its next step
+        self._batch_clock = 0.0  # time.time() when the batch's next step began
+        self._batch_since = 0  # boot_ticks() when the batch was sent
         self._last_trim = 0.0
         self.pinned = tuple(pinned)
         self._running: int | None = None  # the sequence number of the step running now
         self._quick = True  # the last step ended within QUICK_STEP (see SPIN)
+        self.quick_streak = 0  # steps in a row that ended within QUICK_STEP (see queue)
         self.subreaper = hold_subreaper(id(self))
         self._children_before = {p.pid for p in processes().values() if p.ppid == os.getpid()}
         self._dirs = {sub: str(self.workdir / sub) for sub in ("steps", "out", "logs")}
@@ -406,9 +437,13 @@ class BashSession:
             return
         _LIVE_SHELLS.discard(proc.pid)
         if proc.poll() is None:
-            if self._running is not None:
-                # interrupted mid-step (Ctrl-C): the step's remaining lines must not run
-                self._abort_file(self._running).touch()
+            if self._running is not None or self._queue:
+                # interrupted mid-step (Ctrl-C): the step's remaining lines must not run, nor
+                # those of a step of its batch that bash may have gone on to
+                self._touch_halt()
+                for seq in (self._running, *(q.seq for q in self._queue)):
+                    if seq is not None:
+                        self._abort_file(seq).touch()
                 send_signal(proc.pid, signal.SIGUSR1, group=False)
                 self._running = None
             terminate(descendants(proc.pid), protect={proc.pid})
@@ -422,6 +457,8 @@ class BashSession:
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError):
                 stream.close()  # type: ignore[union-attr]
+        self._drop_queue()
+        self._batch_end = self._halt = None
 
     def kill_leftovers(self) -> None:
         """End every process started since the session began: the shell's descendants and the
@@ -543,15 +580,15 @@ class BashSession:
         output.release()
         output.drain()
         if output.idle:
-            self._idle_output = output
+            self._idle_outputs.append(output)
         else:
             self._strays.append(output.fd)
             _unlink(output.path)
 
     def _output_for(self, stem: str) -> StepOutput:
         """The FIFO the next step prints into: the last one when it is idle, else a new one."""
-        output, self._idle_output = self._idle_output, None
-        if output is not None:
+        while self._idle_outputs:
+            output = self._idle_outputs.pop()
             try:
                 output.begin()
                 return output
@@ -562,8 +599,8 @@ class BashSession:
         return StepOutput(path)
 
     def _close_idle_output(self) -> None:
-        output, self._idle_output = self._idle_output, None
-        if output is not None:
+        while self._idle_outputs:
+            output = self._idle_outputs.pop()
             with contextlib.suppress(OSError):
                 os.close(output.fd)
             _unlink(output.path)
@@ -591,6 +628,130 @@ class BashSession:
         finally:
             os.close(fd)
 
+    def _control_of(
+        self, seq: int, step_file: str, output: StepOutput, marker: str, gated: bool = False
+    ) -> str:
+        """The line of the control file that runs one step (see the module doc). ``gated``: a
+        step of a batch (see :meth:`queue`) that the rest of the batch must not follow unless
+        it exits 0."""
+        quoted = self._quoted_dirs  # the folders, quoted once; stems need no quoting
+        trap = shlex.quote(f"[[ -e {quoted['abort']}abort-{seq} ]] && {_builtin('return 124')}")
+        # `jobs` first, output discarded: it consumes bash's reports of jobs that ended since
+        # the last step ("[1]+  Terminated  sleep 60"), which bash would otherwise print into
+        # this step's output. Only once the shell has started one (`$!` is set): its
+        # redirections cost a dozen system calls a step
+        line = (
+            f"{_builtin(f'trap {trap} USR1')};"
+            f' {_builtin("test")} -z "${{!-}}" || {_builtin("jobs")} >/dev/null 2>&1;'
+            f" {_builtin('source')} {shlex.quote(step_file)} </dev/null >{output.quoted_path} 2>&1;"
+        )
+        # the marker carries when the step ended, by bash's clock: this process may be busy
+        # (``meanwhile``) when it ends. Empty where bash has no EPOCHREALTIME (before 5.0, or a
+        # step unset it): then the time the marker is read
+        end = f"{_builtin('printf')} '%s %s %s\\n' {marker}"
+        if not gated:
+            return f'{line} {end} "$?" "${{EPOCHREALTIME-}}"\n'
+        # `case` reads the status without setting a variable (a step may make them all
+        # readonly), and keeps it in `$?` for the marker; a plain list, not `source … ||`,
+        # which would turn off a `set -e` the steps set
+        return (
+            f'{line} case $? in 0) {end} 0 "${{EPOCHREALTIME-}}";;'
+            f' *) {end} "$?" "${{EPOCHREALTIME-}}"; {_builtin("return")};; esac\n'
+        )
+
+    @property
+    def queued(self) -> int:
+        """Steps of the batch sent that :meth:`run` has not taken yet."""
+        return len(self._queue)
+
+    def queue(self, steps: Sequence[tuple[str, str, bool]]) -> None:
+        """Send ``steps`` (command, name, gated) to the shell at once, to run one after the
+        other without waiting for us: :meth:`run` then takes each in this order, as if it
+        sent it, and its result comes as soon as the step ends.
+
+        One control file runs them all; a gated step that does not exit 0 ends the batch
+        there, as does any step once the batch's halt file exists (:meth:`_halt_batch`: a
+        timeout, an interrupted run, a step asked for out of order). The batch ends with a
+        marker of its own, so that nothing is sent to the shell before it is done.
+        """
+        if self._queue or not steps:
+            raise SessionError("a batch of steps is already queued" if self._queue else "no steps")
+        if not self.alive:
+            self.start()
+        lines: list[str] = []
+        first = self._seq + 1
+        self._halt = f"{self.workdir}/halt-{first}"
+        halt = shlex.quote(self._halt)
+        for command, name, gated in steps:
+            seq, stem = self._new_stem(name)
+            step_file = self._write_step(stem, command)
+            output = self._output_for(stem)
+            marker = secrets.token_hex(16)
+            self._queue.append(_Queued(command, name, seq, step_file, output, marker, gated))
+            control = self._control_of(seq, step_file, output, marker, gated)
+            lines.append(f"{_builtin('test')} -e {halt} && {_builtin('return')}; {control}")
+        self._write_file(self._control, "".join(lines))
+        self._batch_clock = time.time()
+        self._batch_since = boot_ticks()
+        self._batch_end = secrets.token_hex(16)
+        self._send(
+            f"{self._source_control.rstrip()}; {_builtin('printf')} '%s end\\n' {self._batch_end}\n"
+        )
+
+    def _take_queued(self, command: str, name: str, stream: float | None) -> _Queued | None:
+        """The step at the head of the batch, when it is the one asked for; a batch whose
+        head is another is stopped first (:meth:`_halt_batch`)."""
+        if not self._queue:
+            return None
+        head = self._queue[0]
+        if head.command == command and head.name == name and stream is None:
+            self._queue.popleft()
+            return head
+        self._halt_batch()
+        return None
+
+    def _halt_batch(self, deadline: float | None = None) -> None:
+        """Stop the batch sent: its steps not yet begun do not run; wait for its end marker
+        (the step running then ends first). A shell that does not come to it by ``deadline``
+        (:data:`ABORT_GRACE` from now) is stopped, with all it runs."""
+        self._touch_halt()
+        self._drop_queue()
+        end, self._batch_end = self._batch_end, None
+        if end is None or not self.alive:
+            return
+        try:
+            found = self._read_marker(end, deadline or time.monotonic() + ABORT_GRACE)
+        except TimeoutError:
+            found = None
+        if found is None:
+            self._stop_shell()
+
+    def _after_queued(
+        self, step: _Queued, outcome: str, status: int | None, shell_ended: bool
+    ) -> None:
+        """The batch after one of its steps: over when the shell ended, when the step stopped
+        it (a gated step that did not exit 0), or after a timeout (its halt file stopped it)."""
+        if shell_ended:
+            self._drop_queue()
+            self._batch_end = None
+        elif outcome != Outcome.EXITED:
+            self._halt_batch()
+        elif not self._queue or (step.gated and status != 0):
+            self._drop_queue()
+            self._batch_end = None  # bash prints it at once; read past with the next marker
+
+    def _touch_halt(self) -> None:
+        if self._halt is not None:
+            with contextlib.suppress(OSError):
+                os.close(os.open(self._halt, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+    def _drop_queue(self) -> None:
+        """Forget the steps of the batch that will not run: their FIFOs serve later steps."""
+        while self._queue:
+            left = self._queue.popleft()
+            _unlink(left.step_file)
+            self._finish_output(left.output)
+
     def run(
         self,
         command: str,
@@ -607,41 +768,41 @@ class BashSession:
         unless it ended by itself before. ``tick`` is called about 4 times a second while
         the step runs (live progress). ``meanwhile`` is called once the step is sent, while
         bash runs it (work of the caller's that need not wait: recording the last step); an
-        error it raises is raised once the step ended, a Ctrl-C at once.
+        error it raises is raised once the step ended, a Ctrl-C at once. A step at the head of
+        the batch sent (:meth:`queue`) is not sent again: its result is awaited.
         """
-        if not self.alive:
-            self.start()
-        seq, stem = self._new_stem(name)
-        step_file = self._write_step(stem, command)
-        output = self._output_for(stem)
-        started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        queued = self._take_queued(command, name, stream)
+        if queued is None:
+            if not self.alive:
+                self.start()
+            seq, stem = self._new_stem(name)
+            step_file = self._write_step(stem, command)
+            output = self._output_for(stem)
+            marker = secrets.token_hex(16)
+        else:
+            seq, step_file, output, marker = (
+                queued.seq,
+                queued.step_file,
+                queued.output,
+                queued.marker,
+            )
         wall_start = time.time()
         since = boot_ticks()
         begin = time.monotonic()
+        if queued is not None:
+            # it began when the step before it ended, by bash's clock (or when the batch was
+            # sent): this process may have come to it later
+            begin -= max(0.0, wall_start - self._batch_clock)
+            wall_start, since = self._batch_clock, self._batch_since
+        started_at = datetime.fromtimestamp(wall_start, UTC).isoformat(timespec="milliseconds")
         limit = stream if stream is not None else timeout
         deadline = None if limit is None else begin + limit
-        marker = secrets.token_hex(16)
-        quoted = self._quoted_dirs  # the folders, quoted once; stems need no quoting
-        trap = shlex.quote(f"[[ -e {quoted['abort']}abort-{seq} ]] && {_builtin('return 124')}")
-        self._write_file(
-            self._control,
-            # `jobs` first, output discarded: it consumes bash's reports of jobs that ended
-            # since the last step ("[1]+  Terminated  sleep 60"), which bash would otherwise
-            # print into this step's output. Only once the shell has started one (`$!` is
-            # set): its redirections cost a dozen system calls a step
-            f"{_builtin(f'trap {trap} USR1')};"
-            f' {_builtin("test")} -z "${{!-}}" || {_builtin("jobs")} >/dev/null 2>&1;'
-            f" {_builtin('source')} {quoted['steps']}{stem}.sh </dev/null"
-            # the marker carries when the step ended, by bash's clock: this process may be
-            # busy (``meanwhile``) when it ends. Empty where bash has no EPOCHREALTIME (before
-            # 5.0, or a step unset it): then the time the marker is read
-            f" >{output.quoted_path} 2>&1; {_builtin('printf')} '%s %s %s\\n' {marker} \"$?\""
-            ' "${EPOCHREALTIME-}"\n',
-        )
-        # bash reads a command from a pipe a byte at a time (so that it never takes input
-        # meant for the commands it starts): a short line to source the control file, which
-        # it reads whole, instead of the control itself, saves it ~300 reads a step
-        self._send(self._source_control)
+        if queued is None:
+            self._write_file(self._control, self._control_of(seq, step_file, output, marker))
+            # bash reads a command from a pipe a byte at a time (so that it never takes input
+            # meant for the commands it starts): a short line to source the control file,
+            # which it reads whole, instead of the control itself, saves it ~300 reads a step
+            self._send(self._source_control)
         outcome = Outcome.EXITED
         self._running = seq
         shell_ended = False
@@ -661,6 +822,8 @@ class BashSession:
                     outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
         except TimeoutError:
             outcome = Outcome.STOPPED if stream is not None else Outcome.TIMED_OUT
+            if queued is not None:
+                self._touch_halt()  # before the step ends: the batch must not go on
             value = self._abort(seq, marker, since, tick, output)
             shell_ended = value is None
         except BaseException:
@@ -681,9 +844,14 @@ class BashSession:
             assert value is not None
             exit_status, _, ended = value.partition(" ")
             status = int(exit_status) if exit_status.lstrip("-").isdigit() else None
-            if meanwhile is not None:  # this process may have read the marker late
+            if meanwhile is not None or queued is not None:  # the marker may be read late
                 duration = min(duration, _since(wall_start, ended))
+            if queued is not None:
+                self._batch_clock = wall_start + duration
+        if queued is not None:
+            self._after_queued(queued, outcome, status, shell_ended)
         self._quick = duration < QUICK_STEP
+        self.quick_streak = self.quick_streak + 1 if self._quick else 0
         if failed_meanwhile is not None:
             raise failed_meanwhile
         return StepRun(
