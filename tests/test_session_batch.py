@@ -131,3 +131,26 @@ def test_a_process_a_batch_step_leaves_behind_prints_into_no_later_step(
     session.queue(steps)
     runs = [session.run(command, name=name) for command, name, _ in steps]
     assert [r.output for r in runs] == ["", "second\n", "third\n"]
+
+
+def test_a_batch_step_read_late_has_not_timed_out(session: BashSession) -> None:
+    """A step is timed by bash's clock: its marker, there before this process looks, counts
+    even when its deadline has passed meanwhile (this process busy elsewhere)."""
+    steps = [("echo a", "a", True), ("echo b", "b", True)]
+    session.queue(steps)
+    time.sleep(0.5)  # both ended long ago
+    late = session.run("echo a", name="a", timeout=0.1)
+    assert (late.outcome, late.output) == (Outcome.EXITED, "a\n")
+    assert late.duration < 0.1
+    assert session.run("echo b", name="b", timeout=0.1).outcome == Outcome.EXITED
+
+
+def test_a_background_step_after_a_batch_halts_it_first(
+    session: BashSession, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran"
+    session.queue([("sleep 0.2", "a", True), (f"touch {ran}", "b", True)])
+    started = session.run_background("sleep 30", name="bg")
+    assert started.outcome == Outcome.STARTED
+    assert not ran.exists() and session.queued == 0
+    session.stop_backgrounds()

@@ -517,6 +517,7 @@ class BashSession:
         fd = self._proc.stdout.fileno()
         token = f"{marker} ".encode()
         poll_until = time.monotonic() + spin if spin else 0.0
+        last_look = False
         while True:
             start = self._buffer.find(token)
             if start != -1:
@@ -530,7 +531,11 @@ class BashSession:
             if deadline is not None:
                 wait = deadline - now
                 if wait <= 0:
-                    raise TimeoutError
+                    if last_look:
+                        raise TimeoutError
+                    # one more look at what the shell wrote: a marker already there (a step
+                    # of a batch this process came to late) is an end in time
+                    last_look, wait = True, 0.0
             if tick is not None:
                 wait = TICK if wait is None else min(wait, TICK)
             if self.backgrounds:
@@ -988,6 +993,8 @@ class BashSession:
         A job that already ended by then reports its exit status (outcome EXITED); one still
         running reports STARTED with its process group and log file.
         """
+        if self._queue:
+            self._halt_batch()
         if not self.alive:
             self.start()
         _, stem = self._new_stem(name)
