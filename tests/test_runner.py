@@ -765,3 +765,36 @@ def test_a_step_judged_by_its_output_ends_its_batch(
     assert statuses(result)["judged"] == StepStatus.FAILED
     assert all(batch[-1] == "judged" for batch in batches if "judged" in batch)
     assert trail.read_text().split() == ["0", "1", "2", "3"]
+
+
+def test_ctrl_c_in_a_batch_reports_the_steps_bash_ended_past_the_awaited_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = _spy_on_batches(monkeypatch)
+    trail = tmp_path / "trail"
+    steps = [make_step(f"s{i:02d}", f"echo {i} >>{trail}; echo out {i}") for i in range(16)]
+    steps[13] = make_step("s13", f"echo 13 >>{trail}; sleep 5; echo never >>{trail}")
+    project = make_project(tmp_path, steps)
+
+    def interrupt(event: Event) -> None:
+        if event.kind == EventKind.STEP_END and event.step and event.step.id == "s08":
+            time.sleep(0.3)  # bash goes on with the batch meanwhile, into s13's sleep
+            raise KeyboardInterrupt
+
+    began = time.monotonic()
+    result = Runner(project, on_event=interrupt).run(steps)
+    assert time.monotonic() - began < 4  # s13 was stopped, not waited for
+    assert any({"s09", "s13"} <= set(batch) for batch in batches)
+    assert result.status == RunStatus.INTERRUPTED
+    assert statuses(result) == {
+        **{f"s{i:02d}": StepStatus.PASSED for i in range(13)},
+        "s13": StepStatus.INTERRUPTED,
+        "s14": StepStatus.NOT_RUN,
+        "s15": StepStatus.NOT_RUN,
+    }
+    assert trail.read_text().split() == [str(i) for i in range(14)]  # no "never", no 14
+    store = CaptureStore(project.captures_dir)
+    for i in range(13):  # what ran past the awaited step is recorded too
+        capture = store.read(f"s{i:02d}")
+        assert capture is not None and capture.output == f"out {i}\n"
+    assert store.read("s13") is None and store.read("s14") is None

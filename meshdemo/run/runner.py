@@ -43,7 +43,7 @@ from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
 from meshdemo.model import Kind, Project, Step
 from meshdemo.run import policy, record
-from meshdemo.run.executors import StepContext, executor_for
+from meshdemo.run.executors import StepContext, executor_for, result_of
 from meshdemo.run.life import (
     Ownership,
     RunBroken,
@@ -474,12 +474,37 @@ class Runner:
                 self.execute(step)
         except KeyboardInterrupt as stop:
             signum = signal_of(stop)
+            with deferred_signals():
+                self._ran_ahead(steps)
         except RunBroken:
             pass  # recorded in self.error
         except BaseException:
             self.close()
             raise
         return self.finish(steps, signum=signum)
+
+    def _ran_ahead(self, steps: Sequence[Step]) -> None:
+        """After a Ctrl-C in a batch (see _send_ahead): the steps bash ended past the one this
+        process was waiting for ran, and are reported and recorded as such; the step bash was
+        stopped in stays the interrupted one."""
+        if self.session is None or not self.session.queued:
+            return
+        by_id = {step.id: step for step in steps}
+        for name, run in self.session.stop_batch():
+            step = by_id.get(name)
+            if run is None or step is None or any(r.step.id == name for r in self.results):
+                break
+            if step is not self.running:
+                self._emit(Event(EventKind.STEP_START, step=step))
+            result = result_of(step, run, run.step_file)
+            result.attempts = 1
+            self.results.append(result)
+            with contextlib.suppress(RunBroken):  # self.error says it
+                self._record(result)
+            if not result.ok and self.failure is None:
+                self.failure = result
+            self._emit(Event(EventKind.STEP_END, step=step, result=result))
+        self.running = None
 
     def finish(
         self,

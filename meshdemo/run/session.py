@@ -39,8 +39,9 @@ How a step runs (see the notes on bash job control this builds on):
   exits 0 (``case $?``, which neither sets a variable nor turns a ``set -e`` off); a timeout,
   a step asked for out of order or the end of the session first create the batch's halt
   file, which every line tests before its step, and then wait for the batch's own end marker.
-  An interrupted run reports as interrupted the step it was waiting for: bash may have ended
-  a few quick steps past it, whose captures are not written.
+  Interrupted, bash may be a few quick steps past the one this process waits for: those
+  ran, and :meth:`BashSession.stop_batch` says so; the step bash was in is the interrupted
+  one.
 * End of file on the control pipe instead of a marker means the step ended the shell (``exit``,
   ``exec``, ``kill $$``): reported as such, never waited for beyond the step's deadline (an
   ``exec sleep 3000`` is stopped at its timeout like any step). The shell's EXIT trap saves the
@@ -731,6 +732,99 @@ class BashSession:
         if found is None:
             self._stop_shell()
 
+    def stop_batch(self) -> list[tuple[str, StepRun | None]]:
+        """Stop the batch sent, now (an interrupted run): the step bash is in is stopped as at
+        a timeout, the steps after it do not begin. Returns, in order, the steps of the batch
+        that ran, by name: with what they did, or None for the step that was stopped; the
+        steps that had not begun are left out. bash may have ended several quick steps past
+        the one this process was waiting for: they ran, and the run reports them."""
+        if not self._queue or not self.alive:
+            self._drop_queue()
+            return []
+        assert self._proc
+        shell = self._proc.pid
+        self._touch_halt()
+        for step in self._queue:
+            self._abort_file(step.seq).touch()
+        send_signal(shell, signal.SIGUSR1, group=False)
+        terminate(
+            [p for p in self._step_processes(shell) if p.start >= self._batch_since],
+            protect={shell},
+        )
+        end = self._batch_end
+        deadline = time.monotonic() + ABORT_GRACE
+        ended: list[tuple[str, StepRun | None]] = []
+        while self._queue and end is not None:
+            step = self._queue[0]
+            # whichever comes first: this step's marker, or the batch's end
+            token = step.marker.encode()
+            where = self._buffer.find(token)
+            stop_at = self._buffer.find(end.encode())
+            if where == -1 or (stop_at != -1 and stop_at < where):
+                if stop_at != -1 or not self._read_more(deadline, step.output):
+                    break
+                continue
+            line_end = self._buffer.find(b"\n", where)
+            if line_end == -1:
+                if not self._read_more(deadline, step.output):
+                    break
+                continue
+            value = self._buffer[where + len(token) + 1 : line_end].decode(errors="replace")
+            self._buffer = self._buffer[line_end + 1 :]
+            self._queue.popleft()
+            self._finish_output(step.output)
+            exit_status, _, stamp = value.partition(" ")
+            status = int(exit_status) if exit_status.lstrip("-").isdigit() else None
+            began = self._batch_clock
+            duration = _since(began, stamp)
+            if duration == float("inf"):  # no time from bash: none is made up
+                duration = 0.0
+            self._batch_clock = began + duration
+            if status == 124 and not self._queue_ran_past(step):
+                ended.append((step.name, None))  # the step the signal stopped
+                continue
+            ended.append(
+                (
+                    step.name,
+                    StepRun(
+                        outcome=Outcome.EXITED,
+                        status=status,
+                        output=step.output.tail.text(),
+                        started_at=datetime.fromtimestamp(began, UTC).isoformat(
+                            timespec="milliseconds"
+                        ),
+                        duration=duration,
+                        step_file=Path(step.step_file),
+                        dropped=step.output.tail.dropped,
+                    ),
+                )
+            )
+        self._drop_queue()
+        self._batch_end = None
+        return ended
+
+    def _queue_ran_past(self, step: _Queued) -> bool:
+        """Did bash begin a step after ``step`` (its marker is there)? Then ``step`` ended
+        by itself before the stop, whatever its status."""
+        return any(later.marker.encode() in self._buffer for later in self._queue)
+
+    def _read_more(self, deadline: float, output: StepOutput) -> bool:
+        """Read what the shell writes next into the buffer, draining ``output`` meanwhile;
+        False at ``deadline`` or at the shell's end of file."""
+        assert self._proc and self._proc.stdout
+        fd = self._proc.stdout.fileno()
+        while (wait := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd, output.fd], [], [], min(wait, DRAIN_EVERY))
+            if output.fd in ready:
+                output.drain()
+            if fd in ready:
+                chunk = os.read(fd, READ_SIZE)
+                if not chunk:
+                    return False
+                self._buffer += chunk
+                return True
+        return False
+
     def _after_queued(
         self, step: _Queued, outcome: str, status: int | None, shell_ended: bool
     ) -> None:
@@ -832,6 +926,11 @@ class BashSession:
             value = self._abort(seq, marker, since, tick, output)
             shell_ended = value is None
         except BaseException:
+            if queued is not None:
+                # back at the head of its batch, for stop_batch to tell how it ended
+                self._queue.appendleft(queued)
+                self._running = None
+                raise
             # Ctrl-C, an error of ours: the read end stays open until the session closes (a
             # shell writing into a FIFO nobody reads would die of SIGPIPE before saving state)
             # (_running stays set for _stop_shell)
