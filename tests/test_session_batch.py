@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from meshdemo.run.processes import is_alive
 from meshdemo.run.session import BashSession
 from meshdemo.status import Outcome
 
@@ -154,3 +155,20 @@ def test_a_background_step_after_a_batch_halts_it_first(
     assert started.outcome == Outcome.STARTED
     assert not ran.exists() and session.queued == 0
     session.stop_backgrounds()
+
+
+def test_a_timeout_stops_the_step_not_what_an_earlier_step_of_its_batch_left_running(
+    session: BashSession, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    steps = [
+        (f"sleep 30 >/dev/null 2>&1 & echo $! >{pid_file}", "leaves", True),
+        ("sleep 0.1", "pause", True),
+        ("sleep 30", "slow", False),
+    ]
+    session.queue(steps)
+    session.run(steps[0][0], name="leaves")
+    session.run("sleep 0.1", name="pause")
+    assert session.run("sleep 30", name="slow", timeout=0.5).outcome == Outcome.TIMED_OUT
+    left = int(pid_file.read_text())
+    assert is_alive(left)  # as when each step is sent alone

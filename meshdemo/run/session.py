@@ -84,6 +84,7 @@ from pathlib import Path
 
 from meshdemo.run.output import KEPT_OUTPUT, OutputTail
 from meshdemo.run.processes import (
+    CLK_TCK,
     Proc,
     boot_ticks,
     descendants,
@@ -890,9 +891,12 @@ class BashSession:
         begin = time.monotonic()
         if queued is not None:
             # it began when the step before it ended, by bash's clock (or when the batch was
-            # sent): this process may have come to it later
-            begin -= max(0.0, wall_start - self._batch_clock)
-            wall_start, since = self._batch_clock, self._batch_since
+            # sent): this process may have come to it later. Its processes (those a timeout
+            # stops) are those started since then, a clock tick early at most
+            lag = max(0.0, wall_start - self._batch_clock)
+            begin -= lag
+            since = max(self._batch_since, since - int(lag * CLK_TCK) - 1)
+            wall_start = self._batch_clock
         started_at = datetime.fromtimestamp(wall_start, UTC).isoformat(timespec="milliseconds")
         limit = stream if stream is not None else timeout
         deadline = None if limit is None else begin + limit
