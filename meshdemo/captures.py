@@ -148,7 +148,7 @@ def write_atomically(
         raise
 
 
-def _dump_record(record: RunRecord) -> bytes:
+def encode_record(record: RunRecord) -> bytes:
     """A run record as JSON: its fields indented, one line per step (a long run's record is
     written with json's C encoder, a step per line, and stays readable in a diff)."""
     fields = dict(vars(record))
@@ -315,6 +315,7 @@ class CaptureStore:
         self._folder = os.fspath(self.directory)  # for paths made a step at a time
         self.atomic = atomic
         self._times: dict[str, dict[str, Any]] | None = None  # times.json, once read
+        self._texts: set[str] | None = None  # the whole texts of long outputs (see write)
         self.times_problem: str | None = None  # what was wrong with times.json, if anything
 
     def _put(self, path: str | Path, data: bytes) -> None:
@@ -359,17 +360,31 @@ class CaptureStore:
         records those)."""
         target = self._file(capture.id)
         text = target.removesuffix(".json") + TEXT_SUFFIX
+        texts = self._whole_texts()
         if is_cut(capture.output):
             # before the capture: a page that reads the new capture finds its text too
             self._put_changed(text, clean(capture.output).encode())
-        else:
+            texts.add(text)
+        elif text in texts:  # (most steps have none: no system call to find that out)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(text)
+            texts.discard(text)
         data = encode_capture(capture) if encoded is None else encoded
         old = _read_bytes(target)
         if old is None or not same_content(old, data):
             self._put(target, data)
         return Path(target)
+
+    def _whole_texts(self) -> set[str]:
+        """The paths of the whole-text files in the folder, listed once (only this store
+        writes them while a run holds the project)."""
+        if self._texts is None:
+            try:
+                names = os.listdir(self._folder)
+            except OSError:
+                names = []
+            self._texts = {f"{self._folder}/{n}" for n in names if n.endswith(TEXT_SUFFIX)}
+        return self._texts
 
     def _put_changed(self, path: str | Path, data: bytes) -> None:
         if _read_bytes(os.fspath(path)) != data:
@@ -427,9 +442,10 @@ class CaptureStore:
             return None
         return RunRecord.from_dict(data)
 
-    def write_run(self, record: RunRecord) -> Path:
+    def write_run(self, record: RunRecord, encoded: bytes | None = None) -> Path:
+        """Write ``record`` (``encoded``: its :func:`encode_record`, when already made)."""
         path = self.directory / RUN_FILE
-        self._put(path, _dump_record(record))
+        self._put(path, encode_record(record) if encoded is None else encoded)
         return path
 
     def all(self) -> dict[str, Capture]:

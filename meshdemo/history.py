@@ -185,6 +185,7 @@ class History:
         images: Path,
         encoded: Mapping[str, bytes] | None = None,
         written: CaptureStore | None = None,
+        encoded_record: bytes | None = None,
     ) -> RecordedRun | None:
         """Add a finished run (``images``: where its screenshots' ``artifact`` paths start).
 
@@ -192,6 +193,7 @@ class History:
         run, which then is not encoded again (a 200 KB output costs ~0.5 ms to encode).
         ``written``: the store the run wrote these captures to (docs/captures), whose files
         of large captures are linked rather than copied (see :data:`SHARED_FROM`).
+        ``encoded_record``: the record as the run wrote it (:func:`encode_record`).
         """
         if self.size == 0:
             self.prune()
@@ -208,10 +210,10 @@ class History:
             for capture in captures:
                 done = (encoded or {}).get(capture.id)
                 data = encode_capture(capture) if done is None else done
-                shared = written.path_for(capture.id) if written is not None else None
+                large = written is not None and len(data) >= SHARED_FROM
+                shared = written.path_for(capture.id) if large and written is not None else None
                 if (
                     shared is not None
-                    and len(data) >= SHARED_FROM
                     and _same_capture(shared, data)
                     and _linked(shared, store.path_for(capture.id))
                 ):
@@ -226,7 +228,7 @@ class History:
             write_in_place(store.directory / BUNDLE, b"".join(lines))
             if linked:
                 store.write_times(linked)  # the linked files may hold an earlier run's times
-            store.write_run(record)
+            store.write_run(record, encoded_record)
             if target.exists():  # kept before (a run finished twice): the last word wins
                 shutil.rmtree(target)
             os.replace(staging, target)
@@ -234,7 +236,7 @@ class History:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self.prune()
-        return read_run(target)
+        return RecordedRun(target, record, record.run_id)  # as read_run(target) would give it
 
     def prune(self) -> list[Path]:
         """Remove the oldest runs beyond ``size``, those without a record, and what a stopped
@@ -320,6 +322,7 @@ def keep_run(
     images: Path,
     encoded: Mapping[str, bytes] | None = None,
     written: CaptureStore | None = None,
+    encoded_record: bytes | None = None,
 ) -> RecordedRun | None:
     """Keep a finished run in the project's history; never fails the run that called it.
 
@@ -332,7 +335,7 @@ def keep_run(
         _warn("run history: %s; keeping the last %d runs", error, DEFAULT_SIZE)
         history = History(project.run_dir / HISTORY_DIR, DEFAULT_SIZE)
     try:
-        return history.keep(record, captures, images, encoded, written)
+        return history.keep(record, captures, images, encoded, written, encoded_record)
     except OSError as error:
         _warn("run history: could not keep run %s: %s", record.run_id, error)
         return None

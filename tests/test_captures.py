@@ -152,6 +152,23 @@ def test_a_long_output_text_file_is_rewritten_only_when_it_changed(tmp_path: Pat
     assert text.read_text().endswith("one more\n")
 
 
+def test_a_whole_text_an_earlier_run_left_goes_when_the_output_fits_the_page(
+    tmp_path: Path,
+) -> None:
+    """A store lists the whole texts once instead of trying to remove one for every step."""
+    CaptureStore(tmp_path / "captures").write(
+        capture(output="".join(f"line {n}\n" for n in range(1, 301)))
+    )
+    store = CaptureStore(tmp_path / "captures")  # the next run's
+    text = store.text_path_for("greet")
+    assert text.is_file()
+    store.write(capture(output="short\n", run_id="run-2"))
+    assert not text.exists()
+    store.write(capture(output="".join(f"line {n}\n" for n in range(1, 302)), run_id="run-3"))
+    store.write(capture(output="short again\n", run_id="run-4"))
+    assert not text.exists()
+
+
 def test_files_are_replaced_whole_with_their_mode(tmp_path: Path) -> None:
     target = tmp_path / "captures" / "run.json"
     write_atomically(target, b"old\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from meshdemo.captures import Capture, RunRecord
@@ -16,7 +17,8 @@ from meshdemo.status import Outcome
 TOOL_VERSION_TIMEOUT = 10.0
 
 
-def capture_of(result: StepResult, run_id: str, started_at: str) -> Capture:
+def capture_of(result: StepResult, run_id: str) -> Capture:
+    """The capture of ``result``; one that never started (a skipped step) is dated now."""
     step = result.step
     return Capture(
         id=step.id,
@@ -27,7 +29,7 @@ def capture_of(result: StepResult, run_id: str, started_at: str) -> Capture:
         command_hash=step.command_hash,
         status=result.status,
         exit_status=result.exit_status,
-        started_at=result.started_at or started_at,
+        started_at=result.started_at or datetime.now(UTC).isoformat(timespec="milliseconds"),
         duration=round(result.duration, 3),
         output=result.output,
         attempts=result.attempts,

@@ -34,6 +34,7 @@ from meshdemo.captures import (
     Capture,
     CaptureStore,
     encode_capture,
+    encode_record,
     output_digest,
     sync_to_disk,
     write_atomically,
@@ -243,7 +244,7 @@ class Runner:
         return self._record_now(result)
 
     def _record_now(self, result: StepResult) -> Capture:
-        capture = record.capture_of(result, self.run_id, _now())
+        capture = record.capture_of(result, self.run_id)
         self.captures[result.step.id] = capture
         self._write(capture)
         return capture
@@ -545,10 +546,11 @@ class Runner:
             assert result.record is not None
             with deferred_signals():
                 try:
+                    encoded_record = encode_record(result.record)
                     if self.capture:
                         # the times of the captures left as they were (same content)
                         self.store.write_times(self.captures.values())
-                        self.store.write_run(result.record)
+                        self.store.write_run(result.record, encoded_record)
                     keep_run(
                         self.project,
                         result.record,
@@ -556,6 +558,7 @@ class Runner:
                         self.image_root,
                         self.encoded,
                         self.store if self.capture else None,
+                        encoded_record,
                     )
                     # captures are written without a flush each; one for the whole run
                     for folder in self._written_folders():
