@@ -75,7 +75,7 @@ PINNED_ENV = (
     "MESHDEMO_EXISTING_CLUSTER",
 )
 BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as started
-# Quick steps in a row are sent to the shell together (BashSession.queue), as many as quick
+# Short steps in a row are sent to the shell together (BashSession.queue), as many as short
 # steps came before them, up to this: a trivial step then costs bash a third of a round trip
 MAX_BATCH = 32
 
@@ -367,15 +367,16 @@ class Runner:
         )
 
     def _send_ahead(self, steps: Sequence[Step], index: int) -> None:
-        """While steps end quickly, send the next ones to the shell at once: it runs them one
-        after the other while this process records and reports each (the runner still takes
-        them one at a time, see BashSession.queue). A batch stops in the shell at the first
-        step that fails; a step with an expected output (judged here, not in bash) ends it."""
+        """While steps end within SHORT_STEP (50 ms), send the next ones to the shell at once:
+        it runs them one after the other while this process records and reports each (the
+        runner still takes them one at a time, see BashSession.queue). A batch stops in the
+        shell at the first step that fails; a step with an expected output (judged here, not
+        in bash) ends it."""
         session = self.session
         if session is None or not self.record_later or self.failure or self.error:
             return
-        size = min(MAX_BATCH, session.quick_streak + 1)
-        if session.quick_streak == 0 or session.queued:
+        size = min(MAX_BATCH, session.short_streak + 1)
+        if session.short_streak == 0 or session.queued:
             return
         batch: list[Step] = []
         for step in steps[index : index + size]:
