@@ -146,6 +146,12 @@ def _since(wall_start: float, ended: str) -> float:
     return since if since >= 0 else float("inf")
 
 
+def _marker_value(value: str) -> tuple[int | None, str]:
+    """A step's exit status and bash's time at its end, from what follows its marker."""
+    exit_status, _, ended = value.partition(" ")
+    return (int(exit_status) if exit_status.lstrip("-").isdigit() else None), ended
+
+
 def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
     """A new private folder in memory (/dev/shm), or None where there is none.
 
@@ -777,8 +783,7 @@ class BashSession:
             self._buffer = self._buffer[line_end + 1 :]
             self._queue.popleft()
             self._finish_output(step.output)
-            exit_status, _, stamp = value.partition(" ")
-            status = int(exit_status) if exit_status.lstrip("-").isdigit() else None
+            status, stamp = _marker_value(value)
             began = self._batch_clock
             duration = _since(began, stamp)
             if duration == float("inf"):  # no time from bash: none is made up
@@ -953,8 +958,7 @@ class BashSession:
             status = self._shell_status()
         else:
             assert value is not None
-            exit_status, _, ended = value.partition(" ")
-            status = int(exit_status) if exit_status.lstrip("-").isdigit() else None
+            status, ended = _marker_value(value)
             if meanwhile is not None or queued is not None:  # the marker may be read late
                 duration = min(duration, _since(wall_start, ended))
             if queued is not None:
