@@ -798,3 +798,36 @@ def test_ctrl_c_in_a_batch_reports_the_steps_bash_ended_past_the_awaited_one(
         capture = store.read(f"s{i:02d}")
         assert capture is not None and capture.output == f"out {i}\n"
     assert store.read("s13") is None and store.read("s14") is None
+
+
+def test_an_error_of_ours_in_a_batch_reports_what_bash_ran_past_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture that cannot be written breaks the run off; the steps bash had already ended
+    ran, and say so, and the step it was in is stopped."""
+    batches = _spy_on_batches(monkeypatch)
+    write = CaptureStore.write
+
+    def failing_write(self: CaptureStore, capture: Capture, encoded: Any = None) -> Any:
+        if capture.id == "s08":
+            raise OSError(28, "No space left on device")
+        return write(self, capture, encoded)
+
+    monkeypatch.setattr(CaptureStore, "write", failing_write)
+    trail = tmp_path / "trail"
+    steps = [make_step(f"s{i:02d}", f"echo {i} >>{trail}; echo out {i}") for i in range(16)]
+    steps[13] = make_step("s13", f"echo 13 >>{trail}; sleep 5; echo never >>{trail}")
+    project = make_project(tmp_path, steps)
+    began = time.monotonic()
+    result = Runner(project).run(steps)
+    assert time.monotonic() - began < 4  # the step bash was in was stopped
+    assert any("s08" in batch for batch in batches)
+    assert result.status == RunStatus.ERROR and "s08" in (result.error or "")
+    passed = [r.step.id for r in result.results if r.status == StepStatus.PASSED]
+    ran = [f"s{int(n):02d}" for n in trail.read_text().split()]
+    # every step reported as passed ran; of those that ran, at most the one stopped midway
+    # is not reported as passed
+    assert set(passed) <= set(ran) and len(set(ran) - set(passed)) <= 1
+    assert "never" not in trail.read_text()
+    store = CaptureStore(project.captures_dir)
+    assert all(store.read(step) is not None for step in passed if step != "s08")

@@ -478,17 +478,18 @@ class Runner:
             signum = signal_of(stop)
             with deferred_signals():
                 self._ran_ahead(steps)
-        except RunBroken:
-            pass  # recorded in self.error
+        except RunBroken:  # the reason is in self.error
+            with deferred_signals():
+                self._ran_ahead(steps)
         except BaseException:
             self.close()
             raise
         return self.finish(steps, signum=signum)
 
     def _ran_ahead(self, steps: Sequence[Step]) -> None:
-        """After a Ctrl-C in a batch (see _send_ahead): the steps bash ended past the one this
-        process was waiting for ran, and are reported and recorded as such; the step bash was
-        stopped in stays the interrupted one."""
+        """After a Ctrl-C or an error of ours in a batch (see _send_ahead): the steps bash
+        ended past the one this process was waiting for ran, and are reported and recorded as
+        such; the step bash was stopped in is the interrupted one (after an error: not run)."""
         if self.session is None or not self.session.queued:
             return
         by_id = {step.id: step for step in steps}
