@@ -289,6 +289,8 @@ def test_quick_steps_poll_for_their_end_and_a_slow_one_does_not_keep_polling(
     from meshdemo.run import session as module
 
     monkeypatch.setattr(module, "_SPARE_CPU", True)
+    # a trivial step is far under 20 ms even on a busy machine; the slow ones are well over
+    monkeypatch.setattr(module, "QUICK_STEP", 0.02)
     polled: list[float] = []
     real = session._read_marker
 
@@ -308,8 +310,8 @@ def test_quick_steps_poll_for_their_end_and_a_slow_one_does_not_keep_polling(
     assert len(ticks) >= 2  # a slow step still reports its progress while it runs
     # a step polls after the caller's work meanwhile too, and one that took no time by bash's
     # clock is quick however long that work kept this process from reading its end
-    session.run("sleep 0.05")
-    session.run("true", meanwhile=lambda: time.sleep(0.01))
+    session.run("sleep 0.1")
+    session.run("true", meanwhile=lambda: time.sleep(0.05))
     session.run("true", meanwhile=lambda: None)
     assert polled[-3:] == [module.SPIN, 0.0, module.SPIN]
     monkeypatch.setattr(module, "_SPARE_CPU", False)  # one CPU: bash needs it, never poll
