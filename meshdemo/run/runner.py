@@ -6,7 +6,9 @@ itself nor judge them:
 * which steps run: the skip policy (:mod:`meshdemo.run.policy`), ``skip-if`` tests in the
   session, retries (``retry`` repeats a step until it passes);
 * running one attempt of a step: its kind's executor (:mod:`meshdemo.run.executors`), which
-  judges what the session saw with the pure :func:`meshdemo.run.verdict.judge`;
+  judges what the session saw with the pure :func:`meshdemo.run.verdict.judge`; short plain
+  steps in a row are sent to the shell ahead, in batches (:meth:`Runner._send_ahead`), and
+  still taken, judged and recorded one at a time;
 * what stays: captures and ``run.json`` (:mod:`meshdemo.run.record`), written only with
   ``capture=True`` (``False`` writes nothing under ``docs/``: no captures, no run.json, and
   screenshots go to the run directory instead of the page's image path). Everything a step

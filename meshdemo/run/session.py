@@ -743,11 +743,11 @@ class BashSession:
             self._stop_shell()
 
     def stop_batch(self) -> list[tuple[str, StepRun | None]]:
-        """Stop the batch sent, now (an interrupted run): the step bash is in is stopped as at
-        a timeout, the steps after it do not begin. Returns, in order, the steps of the batch
-        that ran, by name: with what they did, or None for the step that was stopped; the
-        steps that had not begun are left out. bash may have ended several short steps past
-        the one this process was waiting for: they ran, and the run reports them."""
+        """Stop the batch sent, now (an interrupted or broken-off run): the step bash is in is
+        stopped as at a timeout, the steps after it do not begin. Returns, in order, the steps
+        of the batch that ran, by name: with what they did, or None for the step that was
+        stopped; the steps that had not begun are left out. bash may have ended several short
+        steps past the one this process was waiting for: they ran, and the run reports them."""
         if not self._queue or not self.alive:
             self._drop_queue()
             return []
