@@ -210,8 +210,11 @@ class History:
             for capture in captures:
                 done = (encoded or {}).get(capture.id)
                 data = encode_capture(capture) if done is None else done
-                large = written is not None and len(data) >= SHARED_FROM
-                shared = written.path_for(capture.id) if large and written is not None else None
+                shared = (  # only a large capture is linked: no path made for the others
+                    written.path_for(capture.id)
+                    if written is not None and len(data) >= SHARED_FROM
+                    else None
+                )
                 if (
                     shared is not None
                     and _same_capture(shared, data)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from meshdemo.captures import Capture, RunRecord
+from meshdemo.run.executors import now
 from meshdemo.run.masking import mask
 from meshdemo.run.results import StepResult
 from meshdemo.run.session import BashSession
@@ -29,7 +29,7 @@ def capture_of(result: StepResult, run_id: str) -> Capture:
         command_hash=step.command_hash,
         status=result.status,
         exit_status=result.exit_status,
-        started_at=result.started_at or datetime.now(UTC).isoformat(timespec="milliseconds"),
+        started_at=result.started_at or now(),
         duration=round(result.duration, 3),
         output=result.output,
         attempts=result.attempts,

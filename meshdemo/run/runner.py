@@ -46,7 +46,7 @@ from meshdemo.errors import MeshdemoError
 from meshdemo.history import keep_run
 from meshdemo.model import Kind, Project, Step
 from meshdemo.run import policy, record
-from meshdemo.run.executors import StepContext, executor_for, result_of
+from meshdemo.run.executors import StepContext, executor_for, now, result_of
 from meshdemo.run.life import (
     Ownership,
     RunBroken,
@@ -82,10 +82,6 @@ BACKGROUND_CHECK = 0.3  # seconds a background step must stay alive to count as 
 MAX_BATCH = 32
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 class Runner:
     """Runs steps of ``project`` in one session. Use as a context manager, or ``run(steps)``."""
 
@@ -117,7 +113,7 @@ class Runner:
         self.store = CaptureStore(project.captures_dir)
         # (secrets, not uuid: importing uuid imports platform, ~2 ms at every run's start)
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-        self.started_at = _now()
+        self.started_at = now()
         self.results: list[StepResult] = []
         self.failure: StepResult | None = None
         self.session: BashSession | None = None
@@ -345,14 +341,18 @@ class Runner:
             self.error = f"the run broke off at {step.id} ({step.location}): {describe(error)}"
             raise RunBroken(self.error) from error
         self.running = None
-        self.results.append(result)
-        if not result.ok and result.status != StepStatus.NOT_RUN and self.failure is None:
-            self.failure = result
-        self._emit(Event(EventKind.STEP_END, step=step, result=result))
+        self._conclude(result)
         if self._broken_meanwhile is not None:
             # the capture of an earlier step could not be recorded while this one ran
             raise self._broken_meanwhile
         return result
+
+    def _conclude(self, result: StepResult) -> None:
+        """A step is over: its result kept, a first failure remembered, the end reported."""
+        self.results.append(result)
+        if not result.ok and result.status != StepStatus.NOT_RUN and self.failure is None:
+            self.failure = result
+        self._emit(Event(EventKind.STEP_END, step=result.step, result=result))
 
     def _batchable(self, step: Step) -> bool:
         """Can ``step`` be sent ahead (see :meth:`_send_ahead`)? A plain bash step, run once,
@@ -377,11 +377,10 @@ class Runner:
         session = self.session
         if session is None or not self.record_later or self.failure or self.error:
             return
-        size = min(MAX_BATCH, session.short_streak + 1)
         if session.short_streak == 0 or session.queued:
             return
         batch: list[Step] = []
-        for step in steps[index : index + size]:
+        for step in steps[index : index + min(MAX_BATCH, session.short_streak + 1)]:
             if not self._batchable(step):
                 break
             batch.append(step)
@@ -503,12 +502,9 @@ class Runner:
                 self._emit(Event(EventKind.STEP_START, step=step))
             result = result_of(step, run, run.step_file)
             result.attempts = 1
-            self.results.append(result)
             with contextlib.suppress(RunBroken):  # self.error says it
                 self._record(result)
-            if not result.ok and self.failure is None:
-                self.failure = result
-            self._emit(Event(EventKind.STEP_END, step=step, result=result))
+            self._conclude(result)
         self.running = None
 
     def finish(
@@ -605,7 +601,7 @@ class Runner:
         result.record = record.run_record(
             self.run_id,
             started_at=self.started_at,
-            finished_at=_now(),
+            finished_at=now(),
             status=status,
             versions=versions,
             results=results,

@@ -146,6 +146,11 @@ def _since(wall_start: float, ended: str) -> float:
     return since if since >= 0 else float("inf")
 
 
+def _iso(wall: float) -> str:
+    """A time.time() as a step's ``started_at`` (ISO 8601, UTC, milliseconds)."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+
 def _marker_value(value: str) -> tuple[int | None, str]:
     """A step's exit status and bash's time at its end, from what follows its marker."""
     exit_status, _, ended = value.partition(" ")
@@ -726,17 +731,17 @@ class BashSession:
         self._halt_batch()
         return None
 
-    def _halt_batch(self, deadline: float | None = None) -> None:
+    def _halt_batch(self) -> None:
         """Stop the batch sent: its steps not yet begun do not run; wait for its end marker
-        (the step running then ends first). A shell that does not come to it by ``deadline``
-        (:data:`ABORT_GRACE` from now) is stopped, with all it runs."""
+        (the step running then ends first). A shell that does not come to it within
+        :data:`ABORT_GRACE` is stopped, with all it runs."""
         self._touch_halt()
         self._drop_queue()
         end, self._batch_end = self._batch_end, None
         if end is None or not self.alive:
             return
         try:
-            found = self._read_marker(end, deadline or time.monotonic() + ABORT_GRACE)
+            found = self._read_marker(end, time.monotonic() + ABORT_GRACE)
         except TimeoutError:
             found = None
         if found is None:
@@ -799,9 +804,7 @@ class BashSession:
                         outcome=Outcome.EXITED,
                         status=status,
                         output=step.output.tail.text(),
-                        started_at=datetime.fromtimestamp(began, UTC).isoformat(
-                            timespec="milliseconds"
-                        ),
+                        started_at=_iso(began),
                         duration=duration,
                         step_file=Path(step.step_file),
                         dropped=step.output.tail.dropped,
@@ -839,14 +842,11 @@ class BashSession:
     ) -> None:
         """The batch after one of its steps: over when the shell ended, when the step stopped
         it (a gated step that did not exit 0), or after a timeout (its halt file stopped it)."""
-        if shell_ended:
-            self._drop_queue()
-            self._batch_end = None
-        elif outcome != Outcome.EXITED:
+        if not shell_ended and outcome != Outcome.EXITED:
             self._halt_batch()
-        elif not self._queue or (step.gated and status != 0):
+        elif shell_ended or not self._queue or (step.gated and status != 0):
             self._drop_queue()
-            self._batch_end = None  # bash prints it at once; read past with the next marker
+            self._batch_end = None  # (bash prints it at once: read past with the next marker)
 
     def _touch_halt(self) -> None:
         if self._halt is not None:
@@ -905,7 +905,7 @@ class BashSession:
             begin -= lag
             since = max(self._batch_since, since - int(lag * CLK_TCK) - 1)
             wall_start = self._batch_clock
-        started_at = datetime.fromtimestamp(wall_start, UTC).isoformat(timespec="milliseconds")
+        started_at = _iso(wall_start)
         limit = stream if stream is not None else timeout
         deadline = None if limit is None else begin + limit
         if queued is None:
@@ -1110,7 +1110,7 @@ class BashSession:
         _, stem = self._new_stem(name)
         step_file = Path(self._write_step(stem, command))
         log = self.workdir / "logs" / f"{stem}.log"
-        started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        started_at = _iso(time.time())
         begin = time.monotonic()
         q = shlex.quote
         marker = secrets.token_hex(16)
