@@ -47,7 +47,8 @@ def test_a_capture_file_is_what_json_dumps_would_write_its_run_fields_last(
 ) -> None:
     store = CaptureStore(tmp_path / "captures")
     for written in (capture(), capture(note="a note", exit_status=None, output="")):
-        path = store.write(written)
+        store.write(written)
+        path = store.path_for(written.id)
         fields = asdict(written)
         run = {name: fields.pop(name) for name in RUN_FIELDS}
         assert path.read_bytes() == _dump(fields | run)
@@ -59,7 +60,8 @@ def test_a_rerun_that_printed_the_same_leaves_the_file_and_records_its_times(
 ) -> None:
     store = CaptureStore(tmp_path / "captures")
     first = capture(run_id="run-1")
-    path = store.write(first)
+    store.write(first)
+    path = store.path_for(first.id)
     store.write_times([first])
     before = path.stat()
     again = capture(run_id="run-2", started_at="2026-01-02T00:00:00.000+00:00", duration=9.5)
@@ -89,7 +91,8 @@ def test_a_rerun_that_changed_anything_else_rewrites_the_file(tmp_path: Path, ch
     store = CaptureStore(tmp_path / "captures")
     store.write(capture(run_id="run-1"))
     changed = capture(run_id="run-2", started_at="2026-01-02T00:00:00.000+00:00", **change)
-    path = store.write(changed)
+    store.write(changed)
+    path = store.path_for(changed.id)
     assert Capture.from_dict(json.loads(path.read_text())) == changed
 
 
@@ -249,7 +252,8 @@ def test_a_settled_capture_is_decoded_once_and_a_new_file_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = CaptureStore(tmp_path / "captures")
-    path = store.write(capture())
+    store.write(capture())
+    path = store.path_for("greet")
     an_hour_ago = time.time() - 3600
     os.utime(path, (an_hour_ago, an_hour_ago))
     decoded = []

@@ -58,21 +58,21 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def relabel(output: str, path: Path | None, step: Step) -> str:
+def relabel(output: str, path: str | None, step: Step) -> str:
     """Errors name the page and its line, not the scratch file the step ran from.
 
     bash says ``FILE: line N:``, Python ``File "FILE", line N``; the step's first line is the
     line after its opening fence, so line N of the file is line ``step.line + N`` of the page.
     """
-    if path is None or str(path) not in output:
+    if path is None or path not in output:
         return output
-    pattern = re.compile(re.escape(str(path)) + r'(?P<sep>: line |", line )(?P<n>\d+)')
+    pattern = re.compile(re.escape(path) + r'(?P<sep>: line |", line )(?P<n>\d+)')
     return pattern.sub(
         lambda m: f"{step.page}{m.group('sep')}{step.line + int(m.group('n'))}", output
     )
 
 
-def result_of(step: Step, run: StepRun, source: Path | None) -> StepResult:
+def result_of(step: Step, run: StepRun, source: str | None) -> StepResult:
     """A StepResult from what the session saw: output relabelled, masked, cut; then judged.
 
     A step judged without its output (no expected output on the page) that passed gets its
@@ -156,7 +156,7 @@ class PythonStep:
             tick=context.tick,
             meanwhile=context.meanwhile,
         )
-        return result_of(step, run, script)
+        return result_of(step, run, str(script))
 
 
 class ScreenshotStep:

@@ -129,7 +129,7 @@ class StepRun:
     duration: float  # seconds
     pgid: int | None = None  # background steps: the job's process group
     log: Path | None = None  # background steps: where the output goes
-    step_file: Path | None = None  # the file the step ran from (bash names it in errors)
+    step_file: str | None = None  # the file the step ran from (bash names it in errors)
     dropped: int = 0  # bytes of output left out before ``output``
     shell_ended: bool = False  # the shell is gone: the next step starts a new one
     state_saved: bool = False  # (shell_ended) its exit saved the state the new shell starts from
@@ -806,7 +806,7 @@ class BashSession:
                         output=step.output.tail.text(),
                         started_at=_iso(began),
                         duration=duration,
-                        step_file=Path(step.step_file),
+                        step_file=step.step_file,
                         dropped=step.output.tail.dropped,
                     ),
                 )
@@ -975,7 +975,7 @@ class BashSession:
             output=output.tail.text(),
             started_at=started_at,
             duration=duration,
-            step_file=Path(step_file),
+            step_file=step_file,
             dropped=output.tail.dropped,
             shell_ended=shell_ended,
             state_saved=shell_ended and self._saved_since(wall_start),
@@ -1108,7 +1108,7 @@ class BashSession:
         if not self.alive:
             self.start()
         _, stem = self._new_stem(name)
-        step_file = Path(self._write_step(stem, command))
+        step_file = self._write_step(stem, command)
         log = self.workdir / "logs" / f"{stem}.log"
         started_at = _iso(time.time())
         begin = time.monotonic()
@@ -1116,7 +1116,7 @@ class BashSession:
         marker = secrets.token_hex(16)
         # >> (append): trimming the log (see _trim_backgrounds) makes the job write at its start
         self._send(
-            f"{_builtin('source')} {q(str(step_file))} </dev/null >>{q(str(log))} 2>&1 &"
+            f"{_builtin('source')} {q(step_file)} </dev/null >>{q(str(log))} 2>&1 &"
             f" {_builtin('printf')} '%s %s\\n' {marker} \"$!\"\n"
         )
         value = self._read_marker(marker, time.monotonic() + START_TIMEOUT)
