@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,31 @@ def test_read_page_steps_matches_load_project(basic):
         "index.md", page.markdown, source=(docs / "index.md").read_text(), docs_dir=docs
     )
     assert steps == list(page.steps)
+
+
+def test_reading_a_project_leaves_requests_unimported_until_it_is_used(tmp_path):
+    """mkdocs-macros imports requests (a third of its plugin's import) for a build's PyPI
+    check: a project read in a new process imports it only when something uses it."""
+    config = copy_fixture("basic", tmp_path)
+    probe = f"""
+import sys
+from meshdemo.guide.project import read_project
+from pathlib import Path
+project, _ = read_project(Path({str(config)!r}))
+assert project.steps, "the fixture has steps"
+import mkdocs_macros.util as util
+network = ("requests", "urllib3")
+print("loaded before use:", sorted(m for m in sys.modules if m.split(".")[0] in network))
+print("used:", util.requests.exceptions.RequestException.__name__, callable(util.requests.get))
+import requests.adapters
+print("submodule:", requests.adapters.HTTPAdapter.__name__)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "loaded before use: ['requests']",
+        "used: RequestException True",
+        "submodule: HTTPAdapter",
+    ]

@@ -8,8 +8,12 @@ the terminal and collected for error messages instead.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import re
+import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,7 +133,45 @@ def _inherited(config_file: Path, text: str) -> Path | None:
     return None
 
 
+# Modules that plugins import at their own import but use only in a build, if ever:
+# mkdocs-macros imports requests (~40 ms, a third of loading its plugin) to ask PyPI whether a
+# pluglet exists. Reading a project imports them on first use instead.
+ON_FIRST_USE = ("requests",)
+
+
+class _OnFirstUse(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not imported yet: the first attribute it is
+    asked for (other than its spec, which ``import`` reads) imports the module for real.
+
+    (importlib's LazyLoader cannot serve here: an ``import`` statement reads ``__spec__``,
+    which makes a lazy module load.)
+    """
+
+    def __getattr__(self, attribute: str) -> Any:
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        self.__dict__.update(real.__dict__)  # what is asked again is found without this
+        return getattr(real, attribute)
+
+
+def import_on_first_use(name: str) -> None:
+    """Make ``import name`` cheap until the module is used (see :class:`_OnFirstUse`);
+    nothing when it is imported already or is not installed."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return
+    stand_in = _OnFirstUse(name)
+    stand_in.__spec__ = spec
+    sys.modules[name] = stand_in
+
+
 def load_config(config_file: Path) -> Any:
+    for name in ON_FIRST_USE:
+        import_on_first_use(name)
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
