@@ -347,7 +347,7 @@ class CaptureStore:
             capture = known[1].copy()  # a copy: readers may change it (its times)
         else:
             # bytes: json decodes them as UTF-8 in one go (text mode decodes them by chunks:
-            # half again the time, for a 200 KB output)
+            # a third again the time, for a 200 KB output)
             with open(path, "rb") as handle:
                 capture = Capture.from_dict(json.loads(handle.read()))
             # kept only once its modification time is safely past: a file written in place
