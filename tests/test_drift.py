@@ -123,8 +123,8 @@ def test_diff_names_exactly_what_drifted(
     assert "3 of 6 steps drifted" in text, text
     assert "-server version: v1" in text and "+server version: v2" in text
     assert "books-" not in text  # the pod line: its suffix and timestamp are not drift
-    for quiet in ("pods", "rate", "server"):
-        assert quiet in text  # listed, as unchanged
+    for unchanged in ("pods", "rate", "server"):
+        assert unchanged in text  # listed, as unchanged
     shot = guide / ".meshdemo" / "diff"
     [side_by_side] = list(shot.glob("*/shot.png"))
     with Image.open(side_by_side) as image:
@@ -264,9 +264,14 @@ def test_a_rebuild_does_not_compare_the_same_outputs_again(
     _kept(history, "r2", "2026-01-02T10:00:00.000+00:00", {"x": "new\n"})
     earlier = EarlierOutputs(history)
     shown = history.runs()[-1].captures()["x"]
-    compared = []
+    compared: list[tuple[str, str, float | None]] = []
     real = drift.output_drift
-    monkeypatch.setattr(drift, "output_drift", lambda *a: compared.append(a) or real(*a))
+
+    def counting(old: str, new: str, tolerance: float | None) -> list[str]:
+        compared.append((old, new, tolerance))
+        return real(old, new, tolerance)
+
+    monkeypatch.setattr(drift, "output_drift", counting)
     first = earlier.change(shown)
     again = earlier.change(shown)  # the page built again, the history unchanged
     assert first is not None and first.diff == ["@@ -1 +1 @@", "-old", "+new"]
@@ -299,8 +304,13 @@ def test_the_digest_of_a_shown_output_comes_from_the_run_that_took_it(
             entry["output_digest"] = output_digest(outputs[entry["id"]])
         path.write_text(json.dumps(record))
     earlier = EarlierOutputs(history)
-    hashed = []
-    monkeypatch.setattr(drift, "output_digest", lambda text: hashed.append(text) or "")
+    hashed: list[str] = []
+
+    def digest(text: str) -> str:
+        hashed.append(text)
+        return ""
+
+    monkeypatch.setattr(drift, "output_digest", digest)
     shown = history.runs()[-1].captures()
     assert earlier.change(shown["x"]) is None  # r2's record: the same digest as r1's
     changed = earlier.change(shown["y"])

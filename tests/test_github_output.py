@@ -60,7 +60,7 @@ def run_on_github(
     return done, summary
 
 
-def annotations(stdout: str) -> list[str]:
+def annotation_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("::")]
 
 
@@ -69,7 +69,7 @@ def test_a_failing_step_is_annotated_at_its_fence(guide: Path) -> None:
         guide, "--markdown-docs", "--markdown-docs-syntax=superfences", "docs", FAIL_AT_MAYBE="1"
     )
     assert done.returncode == 1, done.stdout
-    [annotation] = annotations(done.stdout)
+    [annotation] = annotation_lines(done.stdout)
     head, _, message = annotation.partition("::")[2].partition("::")
     assert head == (
         "error file=docs/use.md,line=13,title=step maybe-fail failed%3A exit status 1%2C expected 0"
@@ -119,7 +119,7 @@ def test_a_failing_python_block_is_annotated_too(guide: Path) -> None:
         guide, "--markdown-docs", "--markdown-docs-syntax=superfences", "docs", FAIL_IN_PYTHON="1"
     )
     assert done.returncode == 1, done.stdout
-    [annotation] = annotations(done.stdout)
+    [annotation] = annotation_lines(done.stdout)
     assert annotation.startswith(
         "::error file=docs/use.md,line=7,"
         "title=step python-sees-kubeconfig failed%3A python block failed"
@@ -131,14 +131,14 @@ def test_a_failing_python_block_is_annotated_too(guide: Path) -> None:
 def test_a_passing_run_annotates_nothing(guide: Path) -> None:
     done, summary = run_on_github(guide)
     assert done.returncode == 0, done.stdout
-    assert annotations(done.stdout) == []
+    assert annotation_lines(done.stdout) == []
     assert "### meshdemo: the steps of mkdocs.yml: passed" in summary.read_text(encoding="utf-8")
 
 
 def test_outside_github_actions_nothing_is_written(guide: Path) -> None:
     done, summary = run_on_github(guide, github=False, FAIL_AT_MAYBE="1")
     assert done.returncode == 1
-    assert annotations(done.stdout) == []
+    assert annotation_lines(done.stdout) == []
     assert summary.read_text() == EARLIER
 
 

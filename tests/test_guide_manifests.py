@@ -17,7 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+# no stubs: types-jsonschema is not a dependency
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -140,7 +141,7 @@ def _httproute_schema() -> dict[str, Any]:
 
 
 def _validate_metadata(manifest: Manifest, version: str) -> None:
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]  # it ships no types
 
     # ConfigMap needs nothing but metadata: the cheapest way to check ObjectMeta strictly.
     probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest.document["metadata"]}

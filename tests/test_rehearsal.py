@@ -23,6 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -107,6 +108,16 @@ class Run:
 
 
 class Rehearsal:
+    # set by the `rehearsal` fixture, from its two runs
+    demo: Run
+    demo_calls: list[dict]
+    demo_record: dict[str, Any]  # run.json, parsed
+    rerun: Run
+    rerun_calls: list[dict]
+    rerun_record: dict[str, Any]  # run.json, parsed
+    docs_changed: bool
+    real_kubeconfig_changed: bool
+
     def __init__(self, root: Path, chromium: str | None, api_server: str):
         self.root = root
         self.project = copy_project(root / "project", free_port())
@@ -192,7 +203,7 @@ def live_doubles(log: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def rehearsal(tmp_path_factory: pytest.TempPathFactory):
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
     """Two runs of the whole guide: `meshdemo demo` (keeps the cluster), then, as after a fresh
     checkout (the private kubeconfig removed), `meshdemo run`, which reuses the kept cluster and
     tears it down at the end."""

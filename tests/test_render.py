@@ -82,6 +82,13 @@ def text(element: ET.Element) -> str:
     return "".join(element.itertext())
 
 
+def find(element: ET.Element, path: str) -> ET.Element:
+    """``element.find(path)``, which the test relies on being there."""
+    found = element.find(path)
+    assert found is not None, f"no {path} in <{element.tag}>"
+    return found
+
+
 def test_output_under_a_fence_nested_in_an_admonition_stays_inside_it(docs: Path) -> None:
     page = """# Page
 
@@ -98,8 +105,8 @@ After the note.
     note = next(d for d in root.iter("div") if d.get("class") == "admonition note")
     (run,) = runs(note)  # inside the note, not after it
     assert run.get("class") == "meshdemo-run meshdemo-run--passed"
-    assert text(run.find("p")) == "✔ passed · exit 0 · 3.2 s"
-    assert text(run.find("pre")) == "hi"
+    assert text(find(run, "p")) == "✔ passed · exit 0 · 3.2 s"
+    assert text(find(run, "pre")) == "hi"
     assert run.get("data-search-exclude") is not None
     last = list(root)[-1]
     assert last.tag == "p" and last.text == "After the note."
@@ -145,9 +152,9 @@ def test_fences_in_tabs_lists_and_quotes_keep_their_container(docs: Path) -> Non
     items = root.findall(".//ol/li")
     assert len(items) == 2 and len(runs(items[0])) == 1
     assert "in-list output" in text(items[0])
-    (failed,) = runs(root.find(".//blockquote"))
+    (failed,) = runs(find(root, ".//blockquote"))
     assert "meshdemo-run--failed" in failed.get("class", "")
-    assert text(failed.find("p")) == "✘ failed · exit 3, expected 0 · 3.2 s"
+    assert text(find(failed, "p")) == "✘ failed · exit 3, expected 0 · 3.2 s"
 
 
 def test_colours_become_spans_and_no_control_sequence_reaches_the_page(docs: Path) -> None:
@@ -163,7 +170,7 @@ def test_colours_become_spans_and_no_control_sequence_reaches_the_page(docs: Pat
     html = render(page, docs)
     assert "\x1b" not in html and "[32m" not in html and "\x07" not in html
     (run,) = runs(tree(html))
-    code = run.find("pre/code")
+    code = find(run, "pre/code")
     assert (
         text(code) == "√ can query the API\n‼ control plane is up-to-date\n100% done\nError: boom"
     )
@@ -178,7 +185,7 @@ def test_a_short_output_is_shown_whole(docs: Path) -> None:
     )
     (run,) = runs(tree(render(page, docs)))
     assert run.find("details") is None
-    assert text(run.find("pre")).split() == [str(n) for n in range(1, 26)]
+    assert text(find(run, "pre")).split() == [str(n) for n in range(1, 26)]
 
 
 def test_a_long_output_shows_its_first_lines_and_folds_the_rest(docs: Path) -> None:
@@ -187,11 +194,11 @@ def test_a_long_output_shows_its_first_lines_and_folds_the_rest(docs: Path) -> N
         capture(steps_of(page, docs)["long"], "".join(f"{n}\n" for n in range(1, 101)))
     )
     (run,) = runs(tree(render(page, docs)))
-    shown, fold = run.find("pre"), run.find("details")
+    shown, fold = find(run, "pre"), find(run, "details")
     assert text(shown).split() == [str(n) for n in range(1, SHOWN_LINES + 1)]
     assert fold.get("open") is None
-    assert fold.find("summary").text == f"Show all 100 lines ({100 - SHOWN_LINES} more)"
-    assert text(fold.find("pre")).split() == [str(n) for n in range(SHOWN_LINES + 1, 101)]
+    assert find(fold, "summary").text == f"Show all 100 lines ({100 - SHOWN_LINES} more)"
+    assert text(find(fold, "pre")).split() == [str(n) for n in range(SHOWN_LINES + 1, 101)]
 
 
 def test_a_failed_long_output_shows_its_last_lines(docs: Path) -> None:
@@ -201,7 +208,7 @@ def test_a_failed_long_output_shows_its_last_lines(docs: Path) -> None:
     store_of(docs).write(capture(step, output, status=StepStatus.FAILED, exit_status=2))
     (run,) = runs(tree(render(page, docs)))
     fold, shown = list(run)[1], list(run)[2]
-    assert fold.tag == "details" and fold.find("summary").text == "Show the 40 lines before"
+    assert fold.tag == "details" and find(fold, "summary").text == "Show the 40 lines before"
     assert shown.tag == "pre" and text(shown).endswith("step 59\nerror: boom")
 
 
@@ -219,9 +226,13 @@ def test_a_huge_output_is_embedded_up_to_a_bound(docs: Path) -> None:
         f"The last {lines - EMBEDDED_LINES:,} lines of {lines:,} lines are not shown here: "
         "the whole output is linked below it."
     )
-    assert run.find("details/summary").text == f"Show the next {EMBEDDED_LINES - SHOWN_LINES} lines"
+    assert (
+        find(run, "details/summary").text == f"Show the next {EMBEDDED_LINES - SHOWN_LINES} lines"
+    )
     # the run wrote the whole output as text next to the capture; the page links it
-    assert (docs / "captures" / "huge.txt").read_text() == store_of(docs).read("huge").output
+    huge = store_of(docs).read("huge")
+    assert huge is not None
+    assert (docs / "captures" / "huge.txt").read_text() == huge.output
     link = next(a for a in root.iter("a") if a.get("href") == "captures/huge.txt")
     assert text(link) == "The whole output as text: 50,000 lines, 289 kB"
     paragraph = next(p for p in root.iter("p") if link in list(p))
@@ -288,7 +299,7 @@ def test_output_cannot_inject_html_or_break_out_of_its_block(docs: Path) -> None
     assert "&lt;script&gt;" in html and "&lt;b&gt;bold&lt;/b&gt; note" in html
     root = tree(html)
     assert root.find(".//h1") is None
-    assert text(runs(root)[0].find("pre")) == nasty.rstrip("\n")
+    assert text(find(runs(root)[0], "pre")) == nasty.rstrip("\n")
     assert list(root)[-1].text == "After."
 
 
@@ -304,11 +315,11 @@ def test_a_page_shows_the_times_of_the_last_run_and_says_when_times_json_is_unre
         [capture(step, "hello\n", started_at="2026-11-27T09:00:00.000+00:00", duration=9.9)]
     )
     (run,) = runs(tree(render(page, docs)))
-    assert text(run.find("p")) == "✔ passed · exit 0 · 9.9 s"
+    assert text(find(run, "p")) == "✔ passed · exit 0 · 9.9 s"
     (store.directory / "times.json").write_text("{not json")
     with caplog.at_level(logging.INFO, logger="mkdocs.plugins.meshdemo"):
         (run,) = runs(tree(render(page, docs)))
-    assert text(run.find("p")) == "✔ passed · exit 0 · 3.2 s"  # the capture's own time
+    assert text(find(run, "p")) == "✔ passed · exit 0 · 3.2 s"  # the capture's own time
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "unreadable" in warnings[0] and "times.json" in warnings[0]
     assert "the captures' own times are shown" in warnings[0]
@@ -326,11 +337,11 @@ def test_a_changed_command_is_marked_stale_and_warned_about(
     assert len(warnings) == 1 and warnings[0].startswith("page:3: ")
     assert "'greet' is stale" in warnings[0]
     (run,) = runs(root)
-    stale = run.find("aside")
+    stale = find(run, "aside")
     assert stale.get("class") == "meshdemo-stale"
     assert text(stale).startswith("Stale: the command above changed since this output was captured")
-    assert text(stale.find("details/pre")) == "echo hello"  # the command the output came from
-    assert text(run.find("pre")) == "hello"
+    assert text(find(stale, "details/pre")) == "echo hello"  # the command the output came from
+    assert text(find(run, "pre")) == "hello"
     banner = next(d for d in root.iter("div") if "meshdemo-banner" in d.get("class", ""))
     assert text(banner).startswith("Partly verified on 2026-11-26 08:12 UTC")
     assert "1 of 1 steps passed; 1 stale." in text(banner)  # it passed, on the old command
@@ -399,8 +410,8 @@ Client version: edge-26.8.3
 """
     root = tree(render(page, docs))
     example = next(d for d in root.iter("div") if "meshdemo-expected" in d.get("class", ""))
-    assert example.find("p").text == "Example output (from linkerd.io)"
-    assert text(example.find("pre")) == "Client version: edge-26.8.3"
+    assert find(example, "p").text == "Example output (from linkerd.io)"
+    assert text(find(example, "pre")) == "Client version: edge-26.8.3"
     assert len(root.findall(".//code")) == 2  # the command and the example: not shown twice
 
     store_of(docs).write(capture(steps_of(page, docs)["version"], "Client version: edge-26.9.1\n"))
@@ -408,7 +419,7 @@ Client version: edge-26.8.3
     names = ["run" if "meshdemo-run" in c.get("class", "") else c.get("class", c.tag) for c in root]
     # the command, what it printed, then the example the page gives
     assert names[-3:] == ["highlight", "run", "admonition example meshdemo-expected"]
-    assert text(runs(root)[0].find("pre")) == "Client version: edge-26.9.1"
+    assert text(find(runs(root)[0], "pre")) == "Client version: edge-26.9.1"
 
 
 def test_a_screenshot_shows_its_image_and_caption_once_taken(docs: Path) -> None:
@@ -423,8 +434,8 @@ The namespaces [all of them] *now*
     step = steps_of(page, docs)["dash"]
     store_of(docs).write(capture(step, "", kind="screenshot", artifact="images/dash.png"))
     root = tree(render(page, docs))
-    link = root.find(".//a")
-    image = link.find("img")
+    link = find(root, ".//a")
+    image = find(link, "img")
     assert link.get("href") == "images/dash.png" and image.get("src") == "images/dash.png"
     assert (
         image.get("loading") == "lazy" and image.get("alt") == "The namespaces [all of them] *now*"
@@ -456,12 +467,12 @@ def test_the_banner_names_the_run_date_and_tools_once_per_page(docs: Path) -> No
     assert [child.tag for child in root][:3] == ["h1", "div", "p"]
     banner = list(root)[1]
     assert banner.get("class") == "meshdemo-banner meshdemo-banner--ok"
-    assert banner.find("p").text == (
+    assert find(banner, "p").text == (
         "Verified on 2026-11-26 08:12 UTC with kind v0.31.0 go1.24 linux/amd64, linkerd edge-26.8.3"
     )
     assert text(banner).endswith("2 of 2 steps passed.")
     assert html.count("2026-11-26") == 1  # the date once, not under every step
-    assert [text(run.find("p")) for run in runs(root)] == ["✔ passed · exit 0 · 3.2 s"] * 2
+    assert [text(find(run, "p")) for run in runs(root)] == ["✔ passed · exit 0 · 3.2 s"] * 2
 
 
 def test_the_stylesheet_comes_once_with_the_blocks(docs: Path) -> None:
@@ -566,7 +577,7 @@ def test_the_captures_folder_can_be_named(docs: Path, tmp_path: Path) -> None:
     CaptureStore(tmp_path / "runs").write(capture(steps_of(page, docs)["elsewhere"], "moved\n"))
     assert not runs(tree(render(page, docs)))
     (run,) = runs(tree(render(page, docs, captures=str(tmp_path / "runs"))))
-    assert text(run.find("pre")) == "moved"
+    assert text(find(run, "pre")) == "moved"
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,13 @@ def statuses(result) -> dict[str, str]:
     return {r.step.id: r.status for r in result.results}
 
 
+def output_of(store: CaptureStore, step_id: str) -> str:
+    """The output of a capture the test relies on being there."""
+    capture = store.read(step_id)
+    assert capture is not None, f"no capture of {step_id!r}"
+    return capture.output
+
+
 def test_state_crosses_pages_and_captures_are_written(tmp_path: Path) -> None:
     steps = [
         make_step("a", "export GREETING=hello; n=1; cd docs", page="one.md"),
@@ -254,9 +261,9 @@ def test_kubeconfig_without_context_is_refused(tmp_path: Path) -> None:
     kubeconfig = write_kubeconfig(tmp_path / "existing.yaml")
     project = make_project(tmp_path, [])
     with pytest.raises(ConfigError, match="--kubeconfig needs --context"):
-        Runner(project, RunOptions(kubeconfig=kubeconfig))
+        Runner(project, RunOptions(kubeconfig=str(kubeconfig)))
     with pytest.raises(ConfigError, match=r"no context 'nope'.*demo, other"):
-        Runner(project, RunOptions(kubeconfig=kubeconfig, context="nope"))
+        Runner(project, RunOptions(kubeconfig=str(kubeconfig), context="nope"))
 
 
 def test_default_kubeconfig_is_private_and_home_untouched(
@@ -627,7 +634,7 @@ def test_record_later_false_records_each_capture_before_execute_returns(tmp_path
     project = make_project(tmp_path, steps)
     runner = Runner(project, RunOptions(), record_later=False)
     runner.execute(steps[0])
-    assert CaptureStore(project.captures_dir).read("only").output == "one\n"
+    assert output_of(CaptureStore(project.captures_dir), "only") == "one\n"
     runner.finish(steps)
 
 
@@ -639,7 +646,7 @@ def test_a_capture_waiting_when_the_run_is_interrupted_is_still_recorded(tmp_pat
     result = runner.finish(steps, interrupted=True)
     assert result.status == RunStatus.INTERRUPTED
     store = CaptureStore(project.captures_dir)
-    assert store.read("done").output == "API_TOKEN=[masked]\n"
+    assert output_of(store, "done") == "API_TOKEN=[masked]\n"
     assert store.read("never") is None
     record = store.read_run()
     assert record is not None
@@ -664,7 +671,7 @@ def test_a_waiting_output_is_masked_whenever_it_is_read(tmp_path: Path) -> None:
     assert leak.output == "password=[masked]\n"
     assert "hunter2secret" not in repr(leak)
     runner.finish(steps[:1])
-    assert CaptureStore(project.captures_dir).read("leak").output == "password=[masked]\n"
+    assert output_of(CaptureStore(project.captures_dir), "leak") == "password=[masked]\n"
 
 
 def test_a_step_result_makes_a_later_output_once_when_first_read() -> None:
@@ -703,13 +710,13 @@ def test_a_waiting_capture_is_recorded_before_a_step_that_runs_nothing_in_the_se
     runner.execute(steps[0])
     assert store.read("first") is None
     assert runner.execute(steps[1]).status == StepStatus.SKIPPED
-    assert store.read("first").output == "one\n"
+    assert output_of(store, "first") == "one\n"
     runner.execute(steps[2])
     assert store.read("second") is None
     runner.execute(steps[3])  # recorded while its skip-if test runs
-    assert store.read("second").output == "two\n"
+    assert output_of(store, "second") == "two\n"
     assert runner.finish(steps).passed
-    assert store.read("probed").output == "three\n"
+    assert output_of(store, "probed") == "three\n"
 
 
 def _spy_on_batches(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

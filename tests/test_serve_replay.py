@@ -43,7 +43,9 @@ def _wait(condition: Callable[[], bool], what: str, *processes: subprocess.Popen
         if condition():
             return
         for process in processes:
-            assert process.poll() is None, f"{process.args[:4]} ended while waiting for {what}"
+            command = process.args
+            assert isinstance(command, list)  # every process here is started with a list of words
+            assert process.poll() is None, f"{command[:4]} ended while waiting for {what}"
         time.sleep(0.2)
     raise AssertionError(f"gave up after {WAIT:g} s waiting for {what}")
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_render import capture, render, runs, steps_of, store_of, text, tree
+from test_render import capture, find, render, runs, steps_of, store_of, text, tree
 
 from meshdemo.captures import RunRecord
 from meshdemo.history import History
@@ -58,12 +58,12 @@ def test_an_output_changed_since_the_run_before_is_marked_with_the_old_one_a_cli
     show(project, "r2", LATER, after)
     root = tree(render(PAGE, project / "docs"))
     first, second = runs(root)
-    assert text(first.find("p")).endswith("changed since 2026-11-25 08:00 UTC")
-    assert "meshdemo-status--changed" in (first.find("p").get("class") or "")
+    assert text(find(first, "p")).endswith("changed since 2026-11-25 08:00 UTC")
+    assert "meshdemo-status--changed" in (find(first, "p").get("class") or "")
     [old] = [d for d in first.iter("details") if "meshdemo-drift" in (d.get("class") or "")]
-    assert text(old.find("summary")) == "Changed since 2026-11-25 08:00 UTC: the output then"
+    assert text(find(old, "summary")) == "Changed since 2026-11-25 08:00 UTC: the output then"
     assert "Running 3m" in text(old) and "CrashLoopBackOff" not in text(old)
-    assert "changed" not in text(second.find("p"))  # only an IP moved: normalised away
+    assert "changed" not in text(find(second, "p"))  # only an IP moved: normalised away
     banner = list(root)[1]
     assert "1 changed since the run of 2026-11-25 08:00 UTC" in text(banner)
 
@@ -89,10 +89,10 @@ def test_a_page_shows_a_running_replay_as_far_as_it_got(
     root = tree(html.replace(script, ""))
     first, second = runs(root)
     assert "as replayed" in text(first) and "shown now" not in text(first)
-    assert text(first.find("p")).endswith("· replayed")
+    assert text(find(first, "p")).endswith("· replayed")
     assert text(second) == "▶ replaying now" and second.get("id") == "run-b"
     banner = list(root)[1]
-    assert text(banner.find("p")).startswith("▶ Replay of the run of 2026-11-25 08:00 UTC")
+    assert text(find(banner, "p")).startswith("▶ Replay of the run of 2026-11-25 08:00 UTC")
     assert "1 of 2 steps replayed" in text(banner)
     [follow] = [a for a in root.iter("a") if a.get("class") == "meshdemo-replay-follow"]
     assert follow.get("href") == "#run-b"

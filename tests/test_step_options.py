@@ -149,7 +149,7 @@ def test_the_examples_of_the_reference_page_are_accepted(tmp_path: Path) -> None
     examples = re.findall(r"^````markdown\n(.*?)^````$", source, flags=re.DOTALL | re.MULTILINE)
     assert len(examples) > 10
     shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("captures"))
-    seen = set()
+    seen: set[str] = set()
     for number, example in enumerate(examples):
         read_page_steps(f"example-{number}.md", example, docs_dir=tmp_path / "docs")
         for line in example.splitlines():

@@ -190,7 +190,7 @@ def test_every_action_is_pinned_by_commit_sha_with_its_version():
         assert VERSION_COMMENT.search(line), f"no '# vX.Y.Z' comment: {where}"
 
 
-def test_one_action_one_pin():
+def test_one_action_one_pin() -> None:
     """An action pinned at two SHAs (or one SHA with two versions) is a half-done bump."""
     pins: dict[str, set[str]] = {}
     for _, _, line in uses_lines():

@@ -39,6 +39,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 try:  # the doubles run with the project's Python, which has PyYAML; JSON is valid YAML too
     import yaml
@@ -124,7 +125,7 @@ def failure_switch(tool: str, args: list[str], late: bool = False) -> str | None
     return None
 
 
-def die(message: str, status: int = 1) -> None:
+def die(message: str, status: int = 1) -> NoReturn:
     print(message, file=sys.stderr)
     sys.exit(status)
 
@@ -377,7 +378,7 @@ def split_kubectl(
 def read_manifests(text: str) -> list[dict]:
     if yaml is None:  # pragma: no cover
         return []
-    docs = []
+    docs: list[dict] = []
     for doc in yaml.safe_load_all(text):
         if isinstance(doc, dict) and doc.get("kind") == "List":
             docs.extend(i for i in doc.get("items") or [] if isinstance(i, dict))
@@ -967,9 +968,9 @@ def viz(words: list[str], args: list[str], opts: dict[str, str]) -> None:
             if routes
             else [("[default]", "", "79.00%")]
         )
-        for route, kind, rate in rows:
+        for route, kind, pct in rows:
             print(
-                f"webapp  books:7002    {route:<13} {kind:<10}                {rate:>7}  1.20  "
+                f"webapp  books:7002    {route:<13} {kind:<10}                {pct:>7}  1.20  "
                 "       12ms         85ms         97ms     0.00%    "
                 f"{'24.00%' if retried and route == 'books-create' else '0.00%'}"
             )
