@@ -29,3 +29,10 @@ def on_pre_build(config):
 
 def on_post_build(config):
     mkdocs_hook.on_post_build(config)
+
+
+# the search plugin reads each page without the blocks its index leaves out anyway: two
+# handlers around it, under one name
+_page_context = mkdocs_hook.page_context_event()
+if _page_context is not None:
+    on_page_context = _page_context

@@ -60,6 +60,10 @@ rendered_ids: set[str] = set()
 # Whether pages show a running replay (``meshdemo replay``): only a served site follows one,
 # never a build (the MkDocs hook turns it on for `mkdocs serve`).
 follow_replay = False
+# page -> its blocks that the search index leaves out, while the MkDocs hook asks for them
+# (``meshdemo.site.search``): it hands the search plugin each page without them.
+unindexed_blocks: dict[str, list[str]] = {}
+keep_unindexed_blocks = False
 
 
 @cache
@@ -153,6 +157,10 @@ class ReadSteps(Preprocessor):
         if self.options["stylesheet"] and placed.blocks:
             top = next(reversed(placed.blocks))  # the banner when there is one: near the top
             placed.blocks[top] = stylesheet() + placed.blocks[top]
+        if keep_unindexed_blocks and where.page:
+            from meshdemo.site.search import unindexed
+
+            unindexed_blocks[where.page] = [b for b in placed.blocks.values() if unindexed(b)]
         self.state.placed = placed
         return placed.lines
 

@@ -8,7 +8,9 @@
 * leaves the capture files out of the built site (they are build inputs; ``mkdocs serve`` still
   watches them, so a new capture rebuilds the pages);
 * names capture files that no step owns any more, after the build;
-* under ``mkdocs serve`` only, has the pages follow a replay, rebuilding them as it goes on.
+* under ``mkdocs serve`` only, has the pages follow a replay, rebuilding them as it goes on;
+* hands Material's search plugin each page without the blocks its index leaves out anyway
+  (``meshdemo.site.search``): the same index, without parsing them.
 
 Stale captures are warnings logged by the extension on MkDocs' logger: ``--strict`` fails on
 them with or without this hook.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +62,76 @@ def on_config(config: Any) -> Any:
             f"meshdemo: {config['config_file_path']}: add `- {EXTENSION}` to markdown_extensions; "
             "without it no capture, status or screenshot reaches the pages"
         )
+    extension.keep_unindexed_blocks = _search_reads_alone(config)
     return config
+
+
+# -- the search index --------------------------------------------------------------------------
+
+# Around Material's search plugin, which reads each page at the default priority (0): the page
+# without the blocks its index leaves out, then the page whole again.
+HIDE_PRIORITY = 0.5
+SHOW_PRIORITY = -0.5
+_whole: dict[str, str] = {}  # page -> its content, while the search plugin reads it
+
+
+def _hide_unindexed_blocks(context: Any, page: Any, config: Any, nav: Any) -> Any:
+    blocks = extension.unindexed_blocks.pop(page.file.src_uri, None)
+    if blocks and page.content:
+        from meshdemo.site import search
+
+        _whole[page.file.src_uri] = page.content
+        page.content = search.without(page.content, blocks)
+    return context
+
+
+def _show_unindexed_blocks(context: Any, page: Any, config: Any, nav: Any) -> Any:
+    content = _whole.pop(page.file.src_uri, None)
+    if content is not None:
+        page.content = content
+    return context
+
+
+# (what the engines' event_priority decorator sets: set here, for MkDocs and ProperDocs alike)
+setattr(_hide_unindexed_blocks, "mkdocs_priority", HIDE_PRIORITY)  # noqa: B010
+setattr(_show_unindexed_blocks, "mkdocs_priority", SHOW_PRIORITY)  # noqa: B010
+
+
+def page_context_event() -> Any | None:
+    """The hook's ``on_page_context``: both handlers under one name, as the engine's own
+    ``CombinedEvent`` (a class of MkDocs' and ProperDocs' both, when both are loaded); None
+    when neither engine is."""
+    # (ProperDocs may stand in for mkdocs.plugins itself: one class, then)
+    bases = tuple(
+        dict.fromkeys(
+            sys.modules[name].CombinedEvent
+            for name in ("mkdocs.plugins", "properdocs.plugins")
+            if hasattr(sys.modules.get(name), "CombinedEvent")
+        )
+    )
+    if not bases:
+        return None
+    combined = bases[0] if len(bases) == 1 else type("CombinedEvent", bases, {})
+    return combined(_hide_unindexed_blocks, _show_unindexed_blocks)
+
+
+def _search_reads_alone(config: Any) -> bool:
+    """Are our two handlers registered, with only Material's search plugin between them?
+    Another plugin there might read or change the page's content: it gets it whole."""
+    handlers = getattr(config.plugins, "events", {}).get("page_context", [])
+    ours = (_hide_unindexed_blocks, _show_unindexed_blocks)
+    if not all(handler in handlers for handler in ours):
+        return False
+    search = False
+    for handler in handlers:
+        priority = getattr(handler, "mkdocs_priority", 0)
+        if handler in ours or not SHOW_PRIORITY < priority < HIDE_PRIORITY:
+            continue
+        owner = type(getattr(handler, "__self__", None)).__module__
+        if not owner.startswith("material.plugins.search"):
+            return False
+        search = True
+    return search
 
 
 def on_files(files: Any, config: Any) -> Any:
@@ -93,6 +165,8 @@ def on_serve(server: Any, config: Any, builder: Any) -> Any:
 
 def on_pre_build(config: Any) -> None:
     extension.rendered_ids.clear()
+    extension.unindexed_blocks.clear()
+    _whole.clear()
 
 
 def on_post_build(config: Any) -> None:
