@@ -1,4 +1,4 @@
-"""MkDocs hook of the guide: the build log only (meshdemo.site.mkdocs_hook).
+"""MkDocs hook of the guide: the build log, and the search index (meshdemo.site.mkdocs_hook).
 
 The pages' captures, status and screenshots come from the `meshdemo.site.markdown` extension,
 which every engine runs; this hook adds what only MkDocs and ProperDocs offer.
