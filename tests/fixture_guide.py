@@ -17,6 +17,10 @@ from pathlib import Path
 
 import cli
 
+from meshdemo.captures import Capture
+from meshdemo.model import Step
+from meshdemo.status import StepStatus
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "rendered"
 HOOK = ROOT / "hooks" / "meshdemo_hook.py"
@@ -28,6 +32,28 @@ setTimeout(() => {
 }, 800);
 </script></body></html>
 """
+
+
+RAN_AT = "2026-11-26T08:12:40.120+00:00"
+
+
+def captured(step: Step, output: str, **changes: object) -> Capture:
+    """A passed capture of ``step`` printing ``output``, as a run on RAN_AT would record it."""
+    fields: dict[str, object] = {
+        "id": step.id,
+        "kind": step.kind.value,
+        "page": step.page,
+        "line": step.line,
+        "command": step.command,
+        "command_hash": step.command_hash,
+        "status": StepStatus.PASSED,
+        "exit_status": 0,
+        "started_at": RAN_AT,
+        "duration": 3.24,
+        "output": output,
+    }
+    fields.update(changes)
+    return Capture(**fields)  # type: ignore[arg-type]
 
 
 def _free_port() -> int:

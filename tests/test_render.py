@@ -13,16 +13,17 @@ from pathlib import Path
 
 import markdown as python_markdown
 import pytest
+from fixture_guide import RAN_AT
+from fixture_guide import captured as capture
 
 from meshdemo import terminal
-from meshdemo.captures import Capture, CaptureStore, RunRecord
+from meshdemo.captures import CaptureStore, RunRecord
 from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import Step
 from meshdemo.site import ansi
 from meshdemo.site.blocks import EMBEDDED_LINES, SHOWN_LINES
 from meshdemo.status import StepStatus
 
-RAN_AT = "2026-11-26T08:12:40.120+00:00"
 EXTENSIONS = ["admonition", "attr_list", "pymdownx.details", "pymdownx.superfences"]
 
 
@@ -38,24 +39,6 @@ def store_of(docs: Path) -> CaptureStore:
 
 def steps_of(markdown: str, docs: Path, page: str = "page.md") -> dict[str, Step]:
     return {s.id: s for s in read_page_steps(page, markdown, docs_dir=docs)}
-
-
-def capture(step: Step, output: str, **changes: object) -> Capture:
-    fields: dict[str, object] = {
-        "id": step.id,
-        "kind": step.kind.value,
-        "page": step.page,
-        "line": step.line,
-        "command": step.command,
-        "command_hash": step.command_hash,
-        "status": StepStatus.PASSED,
-        "exit_status": 0,
-        "started_at": RAN_AT,
-        "duration": 3.24,
-        "output": output,
-    }
-    fields.update(changes)
-    return Capture(**fields)  # type: ignore[arg-type]
 
 
 def render(markdown: str, docs: Path, **options: object) -> str:

@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixture_guide import ROOT
+from fixture_guide import ROOT, captured
 from material.plugins.search.plugin import SearchPlugin  # type: ignore[import-untyped]
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
-from meshdemo.captures import Capture, CaptureStore
+from meshdemo.captures import CaptureStore
 from meshdemo.guide.pages import read_page_steps
 from meshdemo.model import ExpectedOutput
 from meshdemo.site import blocks, mkdocs_hook, search
 from meshdemo.site.blocks import PageSummary, StepView
-from meshdemo.status import StepStatus
 
 PAGE = """# Steps
 
@@ -63,22 +62,6 @@ nav:
 """
 
 
-def capture_of(step: Any, output: str) -> Capture:
-    return Capture(
-        id=step.id,
-        kind=step.kind.value,
-        page=step.page,
-        line=step.line,
-        command=step.command,
-        command_hash=step.command_hash,
-        status=StepStatus.PASSED,
-        exit_status=0,
-        started_at="2026-11-26T08:12:40.120+00:00",
-        duration=0.5,
-        output=output,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     docs = tmp_path / "docs"
@@ -87,7 +70,7 @@ def project(tmp_path: Path) -> Path:
     store = CaptureStore(docs / "captures")
     outputs = {"greet": "hello\n", "count": "".join(f"{n}\n" for n in range(1, 31))}
     for step in read_page_steps("steps.md", PAGE, docs_dir=docs):
-        store.write(capture_of(step, outputs[step.id]))
+        store.write(captured(step, outputs[step.id]))
     (tmp_path / "mkdocs.yml").write_text(CONFIG)
     return tmp_path / "mkdocs.yml"
 
@@ -155,7 +138,7 @@ def test_another_handler_beside_the_search_plugin_gets_the_page_whole() -> None:
 
 def step_block(output: str) -> str:
     [step] = read_page_steps("p.md", "``` { .bash #s }\necho\n```\n", docs_dir=Path("docs"))
-    return blocks.step_block(StepView(step, capture_of(step, output)))
+    return blocks.step_block(StepView(step, captured(step, output)))
 
 
 def test_unindexed_blocks_are_those_the_index_leaves_out_whole() -> None:
