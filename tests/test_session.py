@@ -215,8 +215,7 @@ def test_the_subreaper_flag_lasts_only_while_a_session_is_open(tmp_path: Path) -
 
     def flag() -> int:
         value = ctypes.c_int(-1)
-        # _prctl's signature has no type for a byref pointer (the package ignores it the same way)
-        assert module._prctl(module.PR_GET_CHILD_SUBREAPER, ctypes.byref(value))  # type: ignore[arg-type]
+        assert module._prctl(module.PR_GET_CHILD_SUBREAPER, ctypes.byref(value))
         return value.value
 
     before = flag()

@@ -23,7 +23,8 @@ _HOLDERS: set[int] = set()  # owners (open sessions) that need the subreaper fla
 _SUBREAPER_BEFORE: list[int] = []  # the flag as it was before the first session turned it on
 
 
-def _prctl(option: int, value: int | ctypes.c_int) -> bool:
+def _prctl(option: int, value: object) -> bool:
+    """prctl(2); ``value``: an int, or a pointer (``ctypes.byref``) for a GET option."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(option, value, 0, 0, 0) == 0
@@ -37,7 +38,7 @@ def hold_subreaper(owner: int) -> bool:
     _HOLDERS.add(owner)
     if not _SUBREAPER_BEFORE:
         before = ctypes.c_int(0)
-        _prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(before))  # type: ignore[arg-type]
+        _prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(before))
         _SUBREAPER_BEFORE.append(before.value)
     return _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
