@@ -132,7 +132,7 @@ def test_another_handler_beside_the_search_plugin_gets_the_page_whole() -> None:
     assert not mkdocs_hook._search_reads_alone(Config(hide, index, reads_content, show))
     assert not mkdocs_hook._search_reads_alone(Config(index))  # the hook has no handler
     assert not mkdocs_hook._search_reads_alone(Config(hide, show))  # no search plugin
-    setattr(reads_content, "mkdocs_priority", 50)  # noqa: B010  (before ours: it sees it whole)
+    # run before ours (an earlier priority): it sees the page whole
     assert mkdocs_hook._search_reads_alone(Config(reads_content, hide, index, show))
 
 

@@ -116,22 +116,20 @@ def page_context_event() -> Any | None:
 
 
 def _search_reads_alone(config: Any) -> bool:
-    """Are our two handlers registered, with only Material's search plugin between them?
-    Another plugin there might read or change the page's content: it gets it whole."""
-    handlers = getattr(config.plugins, "events", {}).get("page_context", [])
-    ours = (_hide_unindexed_blocks, _show_unindexed_blocks)
-    if not all(handler in handlers for handler in ours):
+    """Are our two handlers registered, with only Material's search plugin between them (in
+    the order the engine runs them)? Another plugin there might read or change the page's
+    content: it gets it whole."""
+    handlers = list(getattr(config.plugins, "events", {}).get("page_context", []))
+    try:
+        first = handlers.index(_hide_unindexed_blocks)
+        last = handlers.index(_show_unindexed_blocks)
+    except ValueError:  # a hook file of the project's own, without them
         return False
-    search = False
-    for handler in handlers:
-        priority = getattr(handler, "mkdocs_priority", 0)
-        if handler in ours or not SHOW_PRIORITY < priority < HIDE_PRIORITY:
-            continue
-        owner = type(getattr(handler, "__self__", None)).__module__
-        if not owner.startswith("material.plugins.search"):
-            return False
-        search = True
-    return search
+    between = handlers[first + 1 : last]
+    return bool(between) and all(
+        type(getattr(handler, "__self__", None)).__module__.startswith("material.plugins.search")
+        for handler in between
+    )
 
 
 def on_files(files: Any, config: Any) -> Any:
