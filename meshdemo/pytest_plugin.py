@@ -63,7 +63,7 @@ class GuideState:
 
     def load(self) -> Project:
         if self.project is None:
-            from meshdemo.guide.pages import load_project
+            from meshdemo.guide.project import load_project
 
             self.project = load_project(self.config_file)
             self.steps = self.project.steps

@@ -178,8 +178,9 @@ def test_demo_from_resumes_the_shell_state_like_run_from(project: Path) -> None:
 
 def test_a_run_loads_only_what_its_steps_need(tmp_path: Path) -> None:
     """Steps without an expected output or a secret: the output comparison, logging and the
-    masking rules are never loaded (each costs milliseconds at every run's start); a step
-    that has them loads them when it needs them, and a secret is still masked."""
+    masking rules are never loaded (each costs milliseconds at every run's start), nor the page
+    reader when the project comes from its cache; a step that has them loads them when it
+    needs them, and a secret is still masked."""
     project = cli.engine_guide(
         tmp_path / "guide",
         (".bash #plain", "echo one"),
@@ -190,7 +191,8 @@ def test_a_run_loads_only_what_its_steps_need(tmp_path: Path) -> None:
         "from meshdemo import cli\n"
         "from meshdemo.run.masking import RULES\n"
         "status = cli.main(['run', '-f', 'mkdocs.yml'])\n"
-        "loaded = [m for m in ('logging', 'meshdemo.run.normalize') if m in sys.modules]\n"
+        "modules = ('logging', 'meshdemo.run.normalize', 'meshdemo.guide.pages')\n"
+        "loaded = [m for m in modules if m in sys.modules]\n"
         "compiled = [rule.name for rule in RULES if 'pattern' in vars(rule)]\n"
         "print(json.dumps([status, loaded, compiled]), file=sys.stderr)\n"
     )

@@ -91,7 +91,7 @@ def how_to_tear_down(
 
 
 def main(args: argparse.Namespace) -> int:
-    from meshdemo.guide.pages import load_project
+    from meshdemo.guide.project import load_project
 
     console = Console(highlight=False)
     project = load_project(args.config_file)

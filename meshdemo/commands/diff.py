@@ -167,7 +167,7 @@ def markdown(report: DriftReport) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from meshdemo.guide.pages import load_project
+    from meshdemo.guide.project import load_project
 
     project = load_project(args.config_file)
     thresholds = Thresholds(seconds=args.seconds, ratio=args.ratio, pixels=args.pixels)

@@ -173,7 +173,7 @@ def _run_to_replay(project: Project, reference: str | None) -> RecordedRun:
 
 
 def main(args: argparse.Namespace) -> int:
-    from meshdemo.guide.pages import load_project
+    from meshdemo.guide.project import load_project
 
     project = load_project(args.config_file)
     run = _run_to_replay(project, args.run)

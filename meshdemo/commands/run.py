@@ -78,7 +78,7 @@ def report_end(console: Printer, result: RunResult) -> int | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from meshdemo.guide.pages import load_project
+    from meshdemo.guide.project import load_project
 
     console = console_for_output(highlight=False)
     if args.cleanup_stale:
