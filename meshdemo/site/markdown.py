@@ -39,6 +39,7 @@ from meshdemo.captures import CaptureStore
 from meshdemo.errors import ParseError, display_path
 from meshdemo.model import RUN_DIR
 from meshdemo.site.page import MARKER_PREFIX, Finding, PlacedPage, place_blocks
+from meshdemo.site.search import unindexed
 
 # MkDocs counts WARNINGs of "mkdocs.*" loggers: `mkdocs build --strict` fails on a stale capture.
 log = logging.getLogger("mkdocs.plugins.meshdemo")
@@ -158,8 +159,6 @@ class ReadSteps(Preprocessor):
             top = next(reversed(placed.blocks))  # the banner when there is one: near the top
             placed.blocks[top] = stylesheet() + placed.blocks[top]
         if keep_unindexed_blocks and where.page:
-            from meshdemo.site.search import unindexed
-
             unindexed_blocks[where.page] = [b for b in placed.blocks.values() if unindexed(b)]
         self.state.placed = placed
         return placed.lines

@@ -28,6 +28,7 @@ from typing import Any
 from meshdemo.captures import STORE_FILES, TEXT_SUFFIX, CaptureStore
 from meshdemo.model import RUN_DIR
 from meshdemo.site import markdown as extension
+from meshdemo.site import search
 
 log = logging.getLogger("mkdocs.plugins.meshdemo")
 EXTENSION = "meshdemo.site.markdown"
@@ -78,8 +79,6 @@ _whole: dict[str, str] = {}  # page -> its content, while the search plugin read
 def _hide_unindexed_blocks(context: Any, page: Any, config: Any, nav: Any) -> Any:
     blocks = extension.unindexed_blocks.pop(page.file.src_uri, None)
     if blocks and page.content:
-        from meshdemo.site import search
-
         _whole[page.file.src_uri] = page.content
         page.content = search.without(page.content, blocks)
     return context
