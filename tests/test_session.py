@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from meshdemo.run.processes import is_alive
-from meshdemo.run.session import BashSession
+from meshdemo.run.session import BashSession, StepRun
 from meshdemo.status import Outcome
 
 
@@ -289,8 +289,9 @@ def test_quick_steps_poll_for_their_end_and_a_slow_one_does_not_keep_polling(
     from meshdemo.run import session as module
 
     monkeypatch.setattr(module, "_SPARE_CPU", True)
-    # a trivial step is far under 20 ms even on a busy machine; the slow ones are well over
-    monkeypatch.setattr(module, "QUICK_STEP", 0.02)
+    # the slow steps are well over this; a trivial one is far under it, but how long it takes
+    # is the machine's: whether the step after it polls is read from its measured time
+    monkeypatch.setattr(module, "QUICK_STEP", 0.25)
     polled: list[float] = []
     real = session._read_marker
 
@@ -298,22 +299,27 @@ def test_quick_steps_poll_for_their_end_and_a_slow_one_does_not_keep_polling(
         polled.append(float(args[4]) if len(args) > 4 else 0.0)  # type: ignore[arg-type]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
+    def next_polls(run: StepRun) -> float:
+        return module.SPIN if run.duration < module.QUICK_STEP else 0.0
+
     monkeypatch.setattr(session, "_read_marker", read_marker)
     ticks: list[float] = []
-    outputs = [session.run(f"echo {n}").output for n in range(3)]
+    quick = [session.run(f"echo {n}") for n in range(3)]
     slow = session.run("sleep 0.6; echo slow", tick=lambda: ticks.append(time.monotonic()))
     after = session.run("echo after")
-    assert outputs == ["0\n", "1\n", "2\n"] and slow.output == "slow\n"
+    assert [run.output for run in quick] == ["0\n", "1\n", "2\n"] and slow.output == "slow\n"
     assert after.output == "after\n"
     # every step polls after a quick one (the first too); the step after a slow one sleeps
-    assert polled == [module.SPIN] * 4 + [0.0]
+    assert polled == [module.SPIN, *(next_polls(run) for run in quick), 0.0]
+    assert polled.count(module.SPIN) >= 2  # (and trivial steps were quick here)
     assert len(ticks) >= 2  # a slow step still reports its progress while it runs
     # a step polls after the caller's work meanwhile too, and one that took no time by bash's
     # clock is quick however long that work kept this process from reading its end
-    session.run("sleep 0.1")
-    session.run("true", meanwhile=lambda: time.sleep(0.05))
+    session.run("sleep 0.5")
+    worked = session.run("true", meanwhile=lambda: time.sleep(0.4))
     session.run("true", meanwhile=lambda: None)
-    assert polled[-3:] == [module.SPIN, 0.0, module.SPIN]
+    assert worked.duration < module.QUICK_STEP
+    assert polled[-3:] == [next_polls(after), 0.0, module.SPIN]
     monkeypatch.setattr(module, "_SPARE_CPU", False)  # one CPU: bash needs it, never poll
     session.run("true")
     session.run("true")
