@@ -1,5 +1,3 @@
-import sys
+from meshdemo.cli import run_program
 
-from meshdemo.cli import main
-
-sys.exit(main())
+run_program()
