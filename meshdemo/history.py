@@ -32,8 +32,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from meshdemo.captures import (
     RUN_FILE,
@@ -80,8 +80,7 @@ def history_size(project: Project) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class RecordedRun:
+class RecordedRun(NamedTuple):
     """One run as it was recorded: its run record, its captures and its screenshots.
 
     ``root`` is laid out like a docs folder (``captures/`` and the images at their

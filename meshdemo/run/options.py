@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from meshdemo.status import CleanupPolicy
 
@@ -35,8 +35,7 @@ class RunOptions:
         return self.kubeconfig is not None
 
 
-@dataclass(frozen=True)
-class _Option:
+class _Option(NamedTuple):
     """One run option as a flag: ``--NAME`` on the CLI, ``--meshdemo-NAME`` under pytest."""
 
     name: str

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PR_SET_CHILD_SUBREAPER = 36
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -51,8 +51,7 @@ def release_subreaper(owner: int) -> None:
         _prctl(PR_SET_CHILD_SUBREAPER, _SUBREAPER_BEFORE.pop())
 
 
-@dataclass(frozen=True)
-class Proc:
+class Proc(NamedTuple):
     pid: int
     ppid: int
     pgid: int

@@ -81,6 +81,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from meshdemo.run.output import KEPT_OUTPUT, OutputTail
 from meshdemo.run.processes import (
@@ -177,8 +178,7 @@ def scratch_dir(prefix: str = "meshdemo-") -> Path | None:
 _LIVE_SHELLS: set[int] = set()  # shells of the sessions open in this process
 
 
-@dataclass
-class _Queued:
+class _Queued(NamedTuple):
     """A step sent ahead (:meth:`BashSession.queue`), until :meth:`BashSession.run` takes it."""
 
     command: str

@@ -12,14 +12,13 @@ Decisions (the reference page describes the same rules):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from meshdemo.model import Step
 from meshdemo.status import Outcome, StepStatus
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
     """What the session saw of one attempt (the fields of a StepRun that judging needs)."""
 
     outcome: str
