@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from meshdemo.captures import Capture, output_digest
 from meshdemo.history import HISTORY_DIR, History, RecordedRun
@@ -29,8 +30,7 @@ MAX_DIFF_LINES = 40  # lines of an output's diff kept in the report
 _EARLIER: dict[Path, tuple[tuple[tuple[str, int], ...], EarlierOutputs]] = {}
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(NamedTuple):
     seconds: float = 5.0  # a duration change this small is noise...
     ratio: float = 0.5  # ...and so is one within this share of the old duration
     pixels: float = 0.01  # share of the compared pixels that may differ
@@ -164,8 +164,7 @@ def compare_runs(
     return report
 
 
-@dataclass(frozen=True)
-class OutputChange:
+class OutputChange(NamedTuple):
     """A step whose output differs from what the same step printed in an earlier run."""
 
     before: Capture  # the step's capture in the latest earlier kept run that has one

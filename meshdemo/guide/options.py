@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from meshdemo.errors import ParseError, display_path
 from meshdemo.model import ExpectedOutput, Kind, StepOptions
@@ -54,8 +54,7 @@ class BadValue(ValueError):
 # -- values ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     """How an option's value is written (``metavar``), read (``parse``) and shown (``show``)."""
 
     metavar: str
@@ -190,8 +189,7 @@ TITLE = Value("TEXT", str)
 # -- the table -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One attribute of a fence."""
 
     name: str  # as written in the page: retry-delay="5"
@@ -315,8 +313,7 @@ OPTIONS: tuple[Option, ...] = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A check across options: ``broken(values)`` says what is wrong, or None."""
 
     description: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from meshdemo.captures import RESERVED_IDS
 from meshdemo.errors import ParseError, display_path
@@ -111,8 +111,7 @@ class FenceSpan:
     expected: tuple[int, int] | None = None  # the .expected fence that follows, if any
 
 
-@dataclass(frozen=True)
-class RenderedPage:
+class RenderedPage(NamedTuple):
     """One page read once: its steps, and where their fences sit in the rendered text.
 
     ``Step.line`` is the line in the page file (the rendered text's own line when the file's

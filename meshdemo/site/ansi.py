@@ -18,8 +18,8 @@ from __future__ import annotations
 import functools
 import html
 import re
-from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from meshdemo.terminal import CONTROL as _CONTROL
 from meshdemo.terminal import overlay as _overlay
@@ -37,8 +37,7 @@ _NEEDS_REPLAY = re.compile(r"[\r\b]")
 # -- colour ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
     """The SGR state of the terminal: what the next printed character looks like."""
 
     fg: int | str | None = None  # 0-15: a palette class; "#rrggbb": a 256-colour or RGB value
@@ -115,34 +114,34 @@ def apply_sgr(style: Style, params: str) -> Style:
         if code == 0:
             style = DEFAULT
         elif code == 1:
-            style = replace(style, bold=True)
+            style = style._replace(bold=True)
         elif code == 2:
-            style = replace(style, dim=True)
+            style = style._replace(dim=True)
         elif code == 3:
-            style = replace(style, italic=True)
+            style = style._replace(italic=True)
         elif code == 4:
-            style = replace(style, underline=True)
+            style = style._replace(underline=True)
         elif code == 22:
-            style = replace(style, bold=False, dim=False)
+            style = style._replace(bold=False, dim=False)
         elif code == 23:
-            style = replace(style, italic=False)
+            style = style._replace(italic=False)
         elif code == 24:
-            style = replace(style, underline=False)
+            style = style._replace(underline=False)
         elif 30 <= code <= 37:
-            style = replace(style, fg=code - 30)
+            style = style._replace(fg=code - 30)
         elif 90 <= code <= 97:
-            style = replace(style, fg=code - 90 + 8)
+            style = style._replace(fg=code - 90 + 8)
         elif code == 39:
-            style = replace(style, fg=None)
+            style = style._replace(fg=None)
         elif 40 <= code <= 47:
-            style = replace(style, bg=code - 40)
+            style = style._replace(bg=code - 40)
         elif 100 <= code <= 107:
-            style = replace(style, bg=code - 100 + 8)
+            style = style._replace(bg=code - 100 + 8)
         elif code == 49:
-            style = replace(style, bg=None)
+            style = style._replace(bg=None)
         elif code in (38, 48):
             colour, used = _extended(codes, at)
-            style = replace(style, fg=colour) if code == 38 else replace(style, bg=colour)
+            style = style._replace(fg=colour) if code == 38 else style._replace(bg=colour)
         at += used
     return style
 

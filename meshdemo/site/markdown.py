@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree.ElementTree import SubElement
 
 from markdown import Extension, Markdown
@@ -74,8 +73,7 @@ def stylesheet() -> str:
     return f"<style>{' '.join(css.split())}</style>"
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """The page being converted and the project it belongs to, as the engine tells it."""
 
     page: str  # path relative to docs_dir ("" when the engine does not say)

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from meshdemo.captures import Capture, CaptureStore, RunRecord, is_cut
 from meshdemo.drift import EarlierOutputs
@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 MARKER_PREFIX = "meshdemo-block-"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """Something the build log should say about a step (the reader sees it on the page)."""
 
     line: int  # 1-based line of the step's fence in the rendered page
