@@ -65,6 +65,7 @@ from projects import write_project
 
 REPO = Path(__file__).resolve().parents[1]
 X = "\N{MULTIPLICATION SIGN}"  # ratios print as 1.50 times this sign
+TO = "\N{EN DASH}"  # between the ends of a range
 SECTIONS = ("trivial", "work", "large", "list", "startup", "site")
 # a peer that cannot take a shape, and why (shown under that shape's table)
 UNFIT: dict[tuple[str, str], str] = {
@@ -162,13 +163,28 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def ratios(top: Timed, bottom: Timed) -> list[float]:
+    """Top's time over bottom's, taken within each round (none when either failed)."""
+    if top.failure or bottom.failure:
+        return []
+    return [a / b for a, b in zip(top.times, bottom.times, strict=False) if b > 0]
+
+
 def paired(top: Timed, bottom: Timed) -> float | None:
     """The median over rounds of top's time over bottom's, taken within each round (None
     when either failed)."""
-    if top.failure or bottom.failure:
-        return None
-    pairs = list(zip(top.times, bottom.times, strict=False))
-    return median([a / b for a, b in pairs if b > 0])
+    return median(ratios(top, bottom))
+
+
+def ratio_spread(top: Timed, bottom: Timed) -> str:
+    """:func:`paired` as a ratio, with the middle half of the rounds' ratios (their
+    quartiles) when there are four rounds or more: what this machine's noise did to it."""
+    found = ratios(top, bottom)
+    text = times(median(found))
+    if len(found) >= 4:
+        low, _, high = statistics.quantiles(found, n=4)
+        text += f" ({low:.2f}{TO}{high:.2f})"
+    return text
 
 
 def slope(small: Timed, big: Timed, extra_steps: int) -> float | None:
@@ -409,7 +425,7 @@ def _ratio_targets(
         ratio = paired(timed, peer)
         out.target(
             what.format(label),
-            times(ratio),
+            ratio_spread(timed, peer),
             f"≤ {goal:.2f}{X}",
             ratio is not None and ratio <= goal,
         )
@@ -677,7 +693,8 @@ def compare_site(s: Settings, out: Report) -> None:
     first = jobs["with meshdemo, first build"]
     ratio = paired(with_it, without)
     first_ratio = paired(first, without)
-    serve_ratio = paired(jobs["with meshdemo, serve rebuild"], jobs["without, serve rebuild"])
+    serve_with, serve_without = jobs["with meshdemo, serve rebuild"], jobs["without, serve rebuild"]
+    serve_ratio = paired(serve_with, serve_without)
     rows = []
     folders = {
         "with meshdemo, rebuild": "site-meshdemo",
@@ -704,9 +721,14 @@ def compare_site(s: Settings, out: Report) -> None:
     shown = folder / "site-meshdemo" / "large" / "index.html"
     if shown.is_file() and "log line 000001" not in shown.read_text(errors="replace"):
         out.note("  note: the build with meshdemo shows no capture of large.md")
+    spreads = {
+        "first": ratio_spread(first, without),
+        "rebuild": ratio_spread(with_it, without),
+        "serve": ratio_spread(serve_with, serve_without),
+    }
     out.note(
-        f"  with ÷ without, paired: first build {times(first_ratio)}, rebuild {times(ratio)}, "
-        f"serve rebuild {times(serve_ratio)}"
+        f"  with ÷ without, paired: first build {spreads['first']}, rebuild "
+        f"{spreads['rebuild']}, serve rebuild {spreads['serve']}"
     )
     out.note(
         "  (rebuild: a new `mkdocs build` process, the pages read before kept in "
@@ -720,19 +742,19 @@ def compare_site(s: Settings, out: Report) -> None:
     }
     out.target(
         "site build with meshdemo and captures ÷ without (first build)",
-        times(first_ratio),
+        spreads["first"],
         f"≤ 1.15{X}",
         first_ratio is not None and first_ratio <= 1.15,
     )
     out.target(
         "site rebuild with meshdemo and captures ÷ without (a new mkdocs build)",
-        times(ratio),
+        spreads["rebuild"],
         f"≤ 1.15{X}",
         ratio is not None and ratio <= 1.15,
     )
     out.target(
         "site rebuild with meshdemo and captures ÷ without (mkdocs serve, in process)",
-        times(serve_ratio),
+        spreads["serve"],
         f"≤ 1.15{X}",
         serve_ratio is not None and serve_ratio <= 1.15,
     )
@@ -842,6 +864,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     if out.targets:
         out.table("Targets", ["target", "measured", "goal", "verdict"], out.targets, numbers=False)
+        out.note(
+            "  (a ratio is the median of the rounds' paired ratios; in brackets the middle half "
+            "of them, from four rounds on: the verdict is the median's)"
+        )
     out.note(f"  ({time.perf_counter() - started:.0f} s in all; load average now {load()})")
     if args.json:
         out.data["targets"] = out.targets

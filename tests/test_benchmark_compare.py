@@ -65,3 +65,20 @@ def test_compare_runs_every_section_at_a_tiny_size(tmp_path: Path) -> None:
     assert figures["site"]["serve_ratio"] > 0
     verdicts = {target: verdict for target, _, _, verdict in figures["targets"]}
     assert verdicts["1 \N{MULTIPLICATION SIGN} 1 KB: secrets masked in every capture"] == "met"
+
+
+def test_a_ratio_shows_the_middle_half_of_the_rounds_from_four_rounds_on(tmp_path: Path) -> None:
+    import compare
+
+    def timed(*times: float) -> compare.Timed:
+        return compare.Timed(compare.Job(["true"], tmp_path), tmp_path / "log", list(times))
+
+    # round by round: 1.0, 1.2, 1.1, 1.4, 0.9 the time of the other
+    top, bottom = timed(1.0, 1.2, 2.2, 1.4, 0.9), timed(1, 1, 2, 1, 1)
+    assert compare.paired(top, bottom) == 1.1
+    assert compare.ratio_spread(top, bottom) == "1.10\N{MULTIPLICATION SIGN} (0.95\N{EN DASH}1.30)"
+    # three rounds: no quartiles worth the name
+    assert compare.ratio_spread(timed(1, 2, 3), timed(1, 1, 1)) == "2.00\N{MULTIPLICATION SIGN}"
+    failed = timed(1, 1, 1, 1)
+    failed.failure = "exit 1"
+    assert compare.ratio_spread(failed, bottom) == "—"
