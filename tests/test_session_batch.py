@@ -172,3 +172,24 @@ def test_a_timeout_stops_the_step_not_what_an_earlier_step_of_its_batch_left_run
     assert session.run("sleep 30", name="slow", timeout=0.5).outcome == Outcome.TIMED_OUT
     left = int(pid_file.read_text())
     assert is_alive(left)  # as when each step is sent alone
+
+
+def test_stopping_a_batch_tells_a_step_that_exited_124_from_the_one_it_stopped(
+    session: BashSession, tmp_path: Path
+) -> None:
+    """124 is what the stop's trap returns, and what `timeout` returns: a step that ended with
+    it before the stop ran; the step the stop came to is the one it stopped."""
+    ran = tmp_path / "ran"
+    session.queue([("timeout 0.05 sleep 5", "a", True), (f"touch {ran}", "b", True)])
+    time.sleep(1)  # `timeout` ends a with 124; a is gated: the batch ends there
+    ended = session.stop_batch()
+    assert [name for name, _ in ended] == ["a"]
+    run = ended[0][1]
+    assert run is not None and run.status == 124 and run.outcome == Outcome.EXITED
+    assert not ran.exists()
+
+    session.queue([("sleep 5", "c", True), (f"touch {ran}", "d", True)])
+    time.sleep(0.3)
+    assert session.stop_batch() == [("c", None)]
+    assert not ran.exists()
+    assert session.run("echo on").output == "on\n"  # the same session goes on

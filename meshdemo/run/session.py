@@ -147,6 +147,15 @@ def _since(wall_start: float, ended: str) -> float:
     return since if since >= 0 else float("inf")
 
 
+def _ended_before(ended: str, wall: float) -> bool:
+    """Did bash's ``ended`` (EPOCHREALTIME, see :func:`_since`) come before ``wall``
+    (time.time())? False when it is no time."""
+    try:
+        return float(ended.replace(",", ".")) < wall
+    except ValueError:
+        return False
+
+
 def _iso(wall: float) -> str:
     """A time.time() as a step's ``started_at`` (ISO 8601, UTC, milliseconds)."""
     return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
@@ -761,6 +770,7 @@ class BashSession:
         self._touch_halt()
         for step in self._queue:
             self._abort_file(step.seq).touch()
+        signalled_at = time.time()
         send_signal(shell, signal.SIGUSR1, group=False)
         terminate(
             [p for p in self._step_processes(shell) if p.start >= self._batch_since],
@@ -794,7 +804,11 @@ class BashSession:
             if duration == float("inf"):  # no time from bash: none is made up
                 duration = 0.0
             self._batch_clock = began + duration
-            if status == 124 and not self._queue_ran_past(step):
+            # 124 is what the signal's trap returns, and what `timeout` returns: a step that
+            # ended before the signal was sent, or one bash went past, ended by itself
+            if status == 124 and not (
+                self._queue_ran_past(step) or _ended_before(stamp, signalled_at)
+            ):
                 ended.append((step.name, None))  # the step the signal stopped
                 continue
             ended.append(
