@@ -136,24 +136,20 @@ class StepRun:
     state_saved: bool = False  # (shell_ended) its exit saved the state the new shell starts from
 
 
+def _bash_time(ended: str) -> float | None:
+    """bash's EPOCHREALTIME (its decimal point the locale's) as a time.time(); None when it
+    is no time (empty, or a variable a step unset and set again)."""
+    try:
+        return float(ended.replace(",", "."))
+    except ValueError:
+        return None
+
+
 def _since(wall_start: float, ended: str) -> float:
-    """Seconds from ``wall_start`` (time.time()) to ``ended`` (bash's EPOCHREALTIME, its
-    decimal point the locale's); infinity when ``ended`` is no time after it (empty, or a
-    variable a step unset and set again)."""
-    try:
-        since = float(ended.replace(",", ".")) - wall_start
-    except ValueError:
-        return float("inf")
-    return since if since >= 0 else float("inf")
-
-
-def _ended_before(ended: str, wall: float) -> bool:
-    """Did bash's ``ended`` (EPOCHREALTIME, see :func:`_since`) come before ``wall``
-    (time.time())? False when it is no time."""
-    try:
-        return float(ended.replace(",", ".")) < wall
-    except ValueError:
-        return False
+    """Seconds from ``wall_start`` (time.time()) to ``ended`` (:func:`_bash_time`); infinity
+    when ``ended`` is no time after it."""
+    at = _bash_time(ended)
+    return at - wall_start if at is not None and at >= wall_start else float("inf")
 
 
 def _iso(wall: float) -> str:
@@ -806,8 +802,9 @@ class BashSession:
             self._batch_clock = began + duration
             # 124 is what the signal's trap returns, and what `timeout` returns: a step that
             # ended before the signal was sent, or one bash went past, ended by itself
+            ended_at = _bash_time(stamp)
             if status == 124 and not (
-                self._queue_ran_past(step) or _ended_before(stamp, signalled_at)
+                self._queue_ran_past(step) or (ended_at is not None and ended_at < signalled_at)
             ):
                 ended.append((step.name, None))  # the step the signal stopped
                 continue
